@@ -20,6 +20,14 @@ export interface DistroInfo {
   default_fs_type: string;
   /** distro-level default image config, already merged into each image type's image_config */
   vendor?: string;
+  /** packages every build root gets on top of runner_build_packages (selinux-policy-targeted, coreutils, xz) */
+  build_base_packages?: string[];
+  /** filesystem/volume kind (vfat, ext4, xfs, btrfs, lvm, luks) -> tool packages */
+  partition_tool_packages?: Record<string, string[]>;
+  /** customization (selinux, chrony, firewall, users, oscap) -> OS packages it needs */
+  customization_packages?: Record<string, string[]>;
+  /** customization (users, cloud_init, dnf_config, containers, oscap_tailoring, uki) -> build-root packages */
+  customization_build_packages?: Record<string, string[]>;
 }
 
 export type PayloadType = 'filesystem' | 'lvm' | 'btrfs' | 'luks' | 'raw';
@@ -183,6 +191,12 @@ export interface ResolvedImageType {
   iso_label?: string;
   variant?: string;
   blueprint: { supported_options: string[]; required_options: string[] };
+  /** pipelines that produce the payload, in creation order (e.g. os, image, xz); from the definitions */
+  payload_pipelines?: string[];
+  /** build-root pipelines (normally just "build") */
+  build_pipelines?: string[];
+  /** OCI container settings for container-producing types (e.g. iot-container's nginx server) */
+  container_config?: Record<string, unknown>;
   /** which definitions produced this: directory and content hash */
   source: { path: string; sha256: string };
 }
