@@ -27,6 +27,8 @@ export interface RepoLoadOptions {
   filelists?: boolean;
   /** network timeout per request in ms */
   timeoutMs?: number;
+  /** progress/diagnostic messages (cache hits, corrupt cache entries, mirror failover) */
+  log?: (message: string) => void;
 }
 
 /** A repository whose metadata has been read. */
