@@ -245,7 +245,6 @@ export function osPipeline(
   const fw = c.firewall ? firewallStage({ ports: c.firewall.ports, enabled: c.firewall.services?.enabled, disabled: c.firewall.services?.disabled }) : undefined;
   if (fw) stages.push(fw);
   if (ic.systemd_journald) stages.push(systemdJournaldStage(ic.systemd_journald.filename, ic.systemd_journald.config));
-  if (ic.presets?.length) stages.push(systemdPresetStage(ic.presets));
   const sd = systemdStage({
     enabled: uniq([...(ic.enabled_services ?? []), ...(c.services?.enabled ?? []), ...mountUnitNames]),
     disabled: uniq([...(ic.disabled_services ?? []), ...(c.services?.disabled ?? [])]),
@@ -253,6 +252,8 @@ export function osPipeline(
     defaultTarget: ic.default_target,
   });
   if (sd) stages.push(sd);
+  // presets come after the explicit service list (reference §5.3: systemd, then systemd.preset)
+  if (ic.presets?.length) stages.push(systemdPresetStage(ic.presets));
   if (ic.machine_id_uninitialized) stages.push(machineIdStage('yes'));
 
   stages.push(...(cfg.beforeSelinux ?? []));
