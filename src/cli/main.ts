@@ -8,6 +8,7 @@ import { registerListCommands } from './list.js';
 import { registerManifestCommand } from './manifest.js';
 import { registerDepsolveCommand } from './depsolve.js';
 import { registerDemoRepoCommand } from './demo-repo.js';
+import { registerBuildCommand } from './build.js';
 
 /** Flags every command accepts (upstream's persistent flags plus Kiln's --definitions). */
 export interface GlobalOptions {
@@ -43,6 +44,7 @@ export function buildProgram(name: string): Command {
   });
   registerListCommands(program);
   registerManifestCommand(program);
+  registerBuildCommand(program);
   registerDepsolveCommand(program);
   registerDemoRepoCommand(program);
   program
