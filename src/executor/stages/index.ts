@@ -18,6 +18,7 @@ import { tarStage } from './tar.js';
 import { timezoneStage } from './timezone.js';
 import { truncateStage } from './truncate.js';
 import type { StageImpl } from './types.js';
+import { OS_STAGES } from './registry-os.js';
 import { xzStage } from './xz.js';
 import { zstdStage } from './zstd.js';
 
@@ -43,6 +44,7 @@ const BUILTIN: StageImpl[] = [
   truncateStage,
   xzStage,
   zstdStage,
+  ...OS_STAGES,
 ];
 
 const registry = new Map<string, StageImpl>(BUILTIN.map((s) => [s.type, s]));
