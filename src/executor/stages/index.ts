@@ -19,6 +19,7 @@ import { timezoneStage } from './timezone.js';
 import { truncateStage } from './truncate.js';
 import type { StageImpl } from './types.js';
 import { OS_STAGES } from './registry-os.js';
+import { OSTREE_STAGES } from './registry-ostree.js';
 import { xzStage } from './xz.js';
 import { zstdStage } from './zstd.js';
 
@@ -45,6 +46,7 @@ const BUILTIN: StageImpl[] = [
   xzStage,
   zstdStage,
   ...OS_STAGES,
+  ...OSTREE_STAGES,
 ];
 
 const registry = new Map<string, StageImpl>(BUILTIN.map((s) => [s.type, s]));
