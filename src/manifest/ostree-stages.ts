@@ -90,8 +90,10 @@ export function ostreeDeployStage(o: {
   mounts: string[];
   rootfs: { label: string } | { uuid: string };
   kernelOpts: string[];
-  commits: Input;
 }): Stage {
+  // No `commits` input: the preceding ostree.pull stage put the commit into the sysroot's repo,
+  // and osbuild refuses a deploy stage that has both an input and a ref (reference §5.4 lists
+  // only options for this stage).
   return {
     type: 'org.osbuild.ostree.deploy',
     options: clean({
@@ -102,7 +104,6 @@ export function ostreeDeployStage(o: {
       rootfs: o.rootfs,
       kernel_opts: o.kernelOpts,
     }),
-    inputs: { commits: o.commits },
   };
 }
 

@@ -164,7 +164,6 @@ export function ostreeDeploymentPipeline(o: DeploymentOptions): Pipeline {
       mounts: mountpoints,
       rootfs: root.label ? { label: root.label } : { uuid: root.uuid! },
       kernelOpts,
-      commits: ostreeSourceInput(commit.checksum, commit.ref),
     }),
   );
   if (it.image_config['use_ostree_remotes']) {
