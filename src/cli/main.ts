@@ -9,6 +9,7 @@ import { registerManifestCommand } from './manifest.js';
 import { registerDepsolveCommand } from './depsolve.js';
 import { registerDemoRepoCommand } from './demo-repo.js';
 import { registerBuildCommand } from './build.js';
+import { registerKojiCommands } from './koji.js';
 
 /** Flags every command accepts (upstream's persistent flags plus Kiln's --definitions). */
 export interface GlobalOptions {
@@ -47,6 +48,7 @@ export function buildProgram(name: string): Command {
   registerBuildCommand(program);
   registerDepsolveCommand(program);
   registerDemoRepoCommand(program);
+  registerKojiCommands(program);
   program
     .command('version')
     .description('print the Kiln version')
