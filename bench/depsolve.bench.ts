@@ -1,5 +1,5 @@
 // Depsolve benchmark: Kiln vs libsolv on a generated 60k-package repository.
-//   npm run bench:depsolve [-- --packages 60000 --runs 3 --keep DIR]
+//   npm run bench:depsolve [-- --packages 60000 --runs 3 --keep DIR [--reuse-solv]]
 // Generates the repository on disk (primary.xml.gz, filelists.xml.gz, repomd.xml as
 // createrepo_c lays them out), then runs each side in its own child process:
 //   kiln cold    loadRepo (parse metadata, write the metadata cache) + depsolve
@@ -23,6 +23,8 @@ interface ChildResult {
   loadMs: number;
   solveMs: number;
   totalMs: number;
+  /** CPU time (user + system, all threads) of the measured part: less sensitive to a busy machine */
+  cpuMs: number;
   maxRssKb: number;
   chosen: string[];
   wallMs: number;
@@ -32,6 +34,7 @@ interface ChildResult {
 
 async function kilnChild(repoDir: string, reqFile: string, cacheDir: string): Promise<void> {
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const { loadRepo } = await import('../src/repo/load.js');
   const { depsolve } = await import('../src/depsolve/index.js');
   const { formatNevra } = await import('../src/rpm/nevra.js');
@@ -40,11 +43,13 @@ async function kilnChild(repoDir: string, reqFile: string, cacheDir: string): Pr
   const t1 = performance.now();
   const res = depsolve(repo.packages, [{ include: req.include, exclude: [], installWeakDeps: req.installWeakDeps }], { arch: ARCH, groups: repo.groups });
   const t2 = performance.now();
+  const cpu = process.cpuUsage(c0);
   process.stdout.write(
     JSON.stringify({
       loadMs: t1 - t0,
       solveMs: t2 - t1,
       totalMs: t2 - t0,
+      cpuMs: (cpu.user + cpu.system) / 1000,
       maxRssKb: process.resourceUsage().maxRSS,
       chosen: res.packages.map(formatNevra).sort(),
     }),
@@ -113,10 +118,15 @@ async function main(): Promise<void> {
     const res: Record<string, ChildResult[]> = { 'kiln cold': [], 'kiln warm': [], 'libsolv cold': [], 'libsolv warm': [] };
     // the .solv cache is written once, untimed (see libsolv_peer.py)
     const scache = path.join(work, 'bench.solv');
-    fs.rmSync(scache, { force: true });
-    t = performance.now();
-    const prep = run('/usr/bin/python3', [peer, repoDir, reqFile, ARCH, '--write', scache]);
-    console.log(`libsolv .solv cache written in ${Math.round(prep.cacheWriteMs ?? 0)} ms (not counted)`);
+    // --reuse-solv: with --keep, keep a .solv from an earlier run (the generator is seeded, so
+    // the repository is the same) instead of spending a minute or two writing it again
+    const reuse = argv.includes('--reuse-solv') && keep !== '' && fs.existsSync(scache) && fs.statSync(scache).size > 0;
+    if (!reuse) {
+      fs.rmSync(scache, { force: true });
+      t = performance.now();
+      const prep = run('/usr/bin/python3', [peer, repoDir, reqFile, ARCH, '--write', scache]);
+      console.log(`libsolv .solv cache written in ${Math.round(prep.cacheWriteMs ?? 0)} ms (not counted)`);
+    } else console.log(`libsolv .solv cache reused from ${scache}`);
     for (let r = 0; r < runs; r++) {
       const kcache = path.join(work, `kcache-${r}`);
       fs.rmSync(kcache, { recursive: true, force: true });
@@ -139,20 +149,21 @@ async function main(): Promise<void> {
         solve: median(rs.map((r) => r.solveMs)),
         total: median(rs.map((r) => r.totalMs)),
         wall: median(rs.map((r) => r.wallMs)),
+        cpu: median(rs.map((r) => r.cpuMs)),
         rss: Math.max(...rs.map((r) => r.maxRssKb)) / 1024,
       };
     };
     const rows = Object.keys(res).map(row);
     const f = (x: number) => x.toFixed(0).padStart(9);
     console.log(`\nmedian of ${runs} run(s); load = metadata (parse or cache), total = in-process, wall = incl. interpreter start`);
-    console.log(`${'side'.padEnd(14)}${'load ms'.padStart(9)}${'solve ms'.padStart(9)}${'total ms'.padStart(9)}${'wall ms'.padStart(9)}${'peak RSS MB'.padStart(13)}`);
-    for (const r of rows) console.log(`${r.name.padEnd(14)}${f(r.load)}${f(r.solve)}${f(r.total)}${f(r.wall)}${r.rss.toFixed(0).padStart(13)}`);
+    console.log(`${'side'.padEnd(14)}${'load ms'.padStart(9)}${'solve ms'.padStart(9)}${'total ms'.padStart(9)}${'wall ms'.padStart(9)}${'cpu ms'.padStart(9)}${'peak RSS MB'.padStart(13)}`);
+    for (const r of rows) console.log(`${r.name.padEnd(14)}${f(r.load)}${f(r.solve)}${f(r.total)}${f(r.wall)}${f(r.cpu)}${r.rss.toFixed(0).padStart(13)}`);
     console.log('\nratios kiln/libsolv:');
     for (const m of ['cold', 'warm']) {
       const k = rows.find((r) => r.name === `kiln ${m}`)!;
       const s = rows.find((r) => r.name === `libsolv ${m}`)!;
       console.log(
-        `  ${m}: total ${(k.total / s.total).toFixed(2)}x, wall ${(k.wall / s.wall).toFixed(2)}x, solve ${(k.solve / s.solve).toFixed(2)}x, peak RSS ${(k.rss / s.rss).toFixed(2)}x`,
+        `  ${m}: total ${(k.total / s.total).toFixed(2)}x, wall ${(k.wall / s.wall).toFixed(2)}x, solve ${(k.solve / s.solve).toFixed(2)}x, cpu ${(k.cpu / s.cpu).toFixed(2)}x, peak RSS ${(k.rss / s.rss).toFixed(2)}x`,
       );
     }
     console.log(

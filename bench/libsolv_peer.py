@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 import solv
 
 t0 = time.perf_counter()
+c0 = time.process_time()
 repodir, reqfile, arch = sys.argv[1], sys.argv[2], sys.argv[3]
 write = sys.argv[5] if len(sys.argv) > 5 and sys.argv[4] == "--write" else None
 cache = sys.argv[5] if len(sys.argv) > 5 and sys.argv[4] == "--read" else None
@@ -65,6 +66,7 @@ if problems:
     sys.exit(1)
 chosen = sorted(s.str() for s in solver.transaction().newsolvables())
 t2 = time.perf_counter()
+c2 = time.process_time()
 writeMs = None
 if write:
     f = solv.xfopen(write, "w")
@@ -76,6 +78,7 @@ print(json.dumps({
     "loadMs": (t1 - t0) * 1000,
     "solveMs": (t2 - t1) * 1000,
     "totalMs": (t2 - t0) * 1000,
+    "cpuMs": (c2 - c0) * 1000,
     "cacheWriteMs": writeMs,
     "maxRssKb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     "packages": len(repo.solvables) if hasattr(repo, "solvables") else repo.nsolvables,

@@ -119,7 +119,7 @@ class TxSolver {
     const p = this.pool.pkgs[i]!;
     if (dep.name === p.name && (!dep.flags || pkgEvrMatches(dep, p))) return true;
     for (const d of p.provides) if (d.name === dep.name && rangesOverlap(dep, d)) return true;
-    if (dep.name.startsWith('/') && p.files.includes(dep.name)) return true;
+    if (dep.name.startsWith('/') && this.pool.filesOf(dep.name).includes(i)) return true;
     return false;
   }
 
@@ -194,8 +194,21 @@ class TxSolver {
         if (i !== c && pkgEvrMatches(d, pkgs[i]!)) return `package ${this.nevra(c)} obsoletes ${formatDep(d)} provided by ${this.nevra(i)}`;
       }
     }
+    // Only installed packages whose conflicts/obsoletes name something c provides can object;
+    // find those through the name index, then check them in the original order (so the reason
+    // reported is the same one a full scan would find first).
+    if (this.withConflicts.size === 0) return undefined;
+    let hits: Set<number> | undefined;
+    const look = (name: string) => {
+      const a = this.conflictNames.get(name);
+      if (a) for (const i of a) (hits ??= new Set()).add(i);
+    };
+    look(cp.name);
+    for (const d of cp.provides) look(d.name);
+    for (const path of this.conflictPaths.keys()) if (this.pool.filesOf(path).includes(c)) look(path);
+    if (hits === undefined) return undefined;
     for (const i of this.withConflicts) {
-      if (!this.installed.has(i)) continue;
+      if (!hits.has(i) || !this.installed.has(i)) continue;
       const ip = pkgs[i]!;
       for (const d of ip.conflicts) {
         if (!Pool.isRich(d) && this.pkgProvides(c, d)) return `package ${this.nevra(i)} conflicts with ${formatDep(d)} provided by ${this.nevra(c)}`;
@@ -279,12 +292,47 @@ class TxSolver {
 
   /** installed packages that have conflicts or obsoletes (few), for conflictOf */
   private readonly withConflicts = new Set<number>();
+  /** conflict (non-rich) and obsolete names of the packages in withConflicts -> those packages */
+  private readonly conflictNames = new Map<string, number[]>();
+  /** the file paths among conflictNames' keys, with how many entries name them */
+  private readonly conflictPaths = new Map<string, number>();
+
+  private addConflicts(i: number): void {
+    const p = this.pool.pkgs[i]!;
+    if (!p.conflicts.length && !p.obsoletes.length) return;
+    this.withConflicts.add(i);
+    const add = (name: string) => {
+      const a = this.conflictNames.get(name);
+      if (a) a.push(i);
+      else this.conflictNames.set(name, [i]);
+      if (name.charCodeAt(0) === 47 /* / */) this.conflictPaths.set(name, (this.conflictPaths.get(name) ?? 0) + 1);
+    };
+    for (const d of p.conflicts) if (!Pool.isRich(d)) add(d.name);
+    for (const d of p.obsoletes) add(d.name);
+  }
+
+  private removeConflicts(i: number): void {
+    if (!this.withConflicts.delete(i)) return;
+    const p = this.pool.pkgs[i]!;
+    const del = (name: string) => {
+      const a = this.conflictNames.get(name)!;
+      a.splice(a.lastIndexOf(i), 1);
+      if (!a.length) this.conflictNames.delete(name);
+      if (name.charCodeAt(0) === 47 /* / */) {
+        const n = this.conflictPaths.get(name)! - 1;
+        if (n) this.conflictPaths.set(name, n);
+        else this.conflictPaths.delete(name);
+      }
+    };
+    for (const d of p.conflicts) if (!Pool.isRich(d)) del(d.name);
+    for (const d of p.obsoletes) del(d.name);
+  }
 
   install(i: number): void {
     if (this.installed.has(i)) return;
     this.installed.add(i);
     this.order.push(i);
-    if (this.pool.pkgs[i]!.conflicts.length || this.pool.pkgs[i]!.obsoletes.length) this.withConflicts.add(i);
+    this.addConflicts(i);
     const n = this.pool.pkgs[i]!.name;
     const a = this.instByName.get(n);
     if (a) a.push(i);
@@ -298,7 +346,7 @@ class TxSolver {
     if (this.installed.has(i)) return;
     this.installed.add(i);
     this.order.push(i);
-    if (this.pool.pkgs[i]!.conflicts.length || this.pool.pkgs[i]!.obsoletes.length) this.withConflicts.add(i);
+    this.addConflicts(i);
     const n = this.pool.pkgs[i]!.name;
     const a = this.instByName.get(n);
     if (a) a.push(i);
@@ -310,7 +358,7 @@ class TxSolver {
     while (this.order.length > len) {
       const i = this.order.pop()!;
       this.installed.delete(i);
-      this.withConflicts.delete(i);
+      this.removeConflicts(i);
       const a = this.instByName.get(this.pool.pkgs[i]!.name)!;
       a.splice(a.lastIndexOf(i), 1);
     }
@@ -762,7 +810,7 @@ function resolveSpecRaw(s: TxSolver, pool: Pool, spec: string, groups: Map<strin
     }
     if (!out.length && spec.startsWith('/')) {
       const c = new Set<number>();
-      for (let i = 0; i < pool.pkgs.length; i++) if (pool.pkgs[i]!.files.some((f) => re.test(f)) && (s.allowed(i) || s.installed.has(i))) c.add(i);
+      for (let i = 0; i < pool.pkgs.length; i++) if (pool.pkgFiles(i).some((f) => re.test(f)) && (s.allowed(i) || s.installed.has(i))) c.add(i);
       if (c.size) out.push([...c]);
     }
     if (!out.length) throw new DepsolveError(`no package matches spec '${spec}'${where}`);

@@ -5,11 +5,11 @@
 import path from 'node:path';
 import type { CompsEnvironment, CompsGroup, Package } from '../rpm/types.js';
 import { KilnError } from '../util/errors.js';
-import { pruneRevisions, readCacheEntry, encodeRepoCache, writeFileAtomic } from './cache.js';
+import { pruneRevisions, readCacheEntry, encodeRepoCacheParts, writeFileAtomic } from './cache.js';
 import { parseComps } from './comps.js';
 import { decompressToText } from './decompress.js';
 import { fetchBytes, fetchText, type FetchOptions } from './fetch.js';
-import { applyFilelists } from './filelists.js';
+import { applyCompactFilelists } from './filelists.js';
 import { parseFilelistsInWorker } from './filelists-worker.js';
 import { looksLikeMetalink, parseMetalink, parseMirrorlist } from './mirrors.js';
 import { parsePrimary } from './primary.js';
@@ -150,7 +150,7 @@ async function downloadAndParse(config: RepoConfig, res: Resolved, wantFilelists
   const packages = await parsePrimary(decompressToText(primaryData, primaryRec.href, what(primaryRec)), config.id, { repo: config.id, file: primaryRec.href });
   opts.log?.(`repo "${config.id}": parsed ${packages.length} packages from ${primaryRec.href} in ${Math.round(performance.now() - t0)} ms`);
   if (filelistsP) {
-    const unmatched = applyFilelists(await filelistsP, packages);
+    const unmatched = applyCompactFilelists(await filelistsP, packages);
     if (unmatched > 0) opts.log?.(`repo "${config.id}": ${unmatched} filelists entries match no package in primary`);
   }
   const comps = await compsP;
@@ -184,7 +184,7 @@ export async function loadRepo(config: RepoConfig, opts: RepoLoadOptions): Promi
     parsed = await downloadAndParse(config, res, wantFilelists, fo, opts);
     if (cacheFile && repoDir) {
       try {
-        writeFileAtomic(cacheFile, encodeRepoCache({ ...parsed, info: { baseurl: res.baseurl, written: Date.now() } }));
+        writeFileAtomic(cacheFile, encodeRepoCacheParts({ ...parsed, info: { baseurl: res.baseurl, written: Date.now() } }));
         pruneRevisions(repoDir, revision);
       } catch (e) {
         // A cache we cannot write costs time, not correctness.

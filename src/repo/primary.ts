@@ -14,23 +14,37 @@
 // `rpm:` prefix for the rpm namespace, and that is what we match.
 import type { Checksum, Dep, DepFlag, Package } from '../rpm/types.js';
 import { KilnError } from '../util/errors.js';
+import { defineLazyFiles } from './filelists.js';
 import { parseXml, type XmlSource } from './xml.js';
 
-/** A string interner: returns one shared instance per distinct string. */
+/**
+ * A copy of `s` that does not keep its source alive. saxes hands out attribute values and texts
+ * as slices of the chunk being parsed, and V8 represents a slice of 13 or more characters as a
+ * view into its parent string: keeping one such string keeps the whole chunk. Kept naively, the
+ * parsed packages of a 60,000-package primary.xml pin every chunk, i.e. the whole decompressed
+ * document (~70 MB). Concatenating and slicing forces a fresh flat copy of just these characters.
+ */
+export function ownString(s: string): string {
+  return s.length < 13 ? s : (' ' + s).slice(1);
+}
+
+/** A string interner: returns one shared (and owned, see ownString) instance per distinct string. */
 export class Interner {
   private readonly map = new Map<string, string>();
   get(s: string): string {
     const hit = this.map.get(s);
     if (hit !== undefined) return hit;
-    this.map.set(s, s);
-    return s;
+    const own = ownString(s);
+    this.map.set(own, own);
+    return own;
   }
 }
 
 const FLAGS: Record<string, DepFlag> = { EQ: 'EQ', LT: 'LT', LE: 'LE', GT: 'GT', GE: 'GE' };
 
+/** A package with every key set (one shared object shape); `files` is lazy (filelists.ts). */
 export function newPackage(repoId: string): Package {
-  return {
+  return defineLazyFiles({
     name: '',
     arch: '',
     epoch: 0,
@@ -55,9 +69,8 @@ export function newPackage(repoId: string): Package {
     suggests: [],
     supplements: [],
     enhances: [],
-    files: [],
     repoId,
-  };
+  });
 }
 
 // Text fields we collect.
@@ -101,7 +114,7 @@ export async function parsePrimary(chunks: AsyncIterable<string> | Iterable<stri
   const intern = (s: string) => interner.get(s);
 
   const makeDep = (a: Record<string, string>): Dep => {
-    const name = a.name ?? '';
+    const name = intern(a.name ?? '');
     if (name === '') throw new KilnError(`package "${pkg?.name}": <rpm:entry> without a name`);
     const fl = a.flags;
     const pre = a.pre === '1' || a.pre === 'true';
@@ -111,8 +124,9 @@ export async function parsePrimary(chunks: AsyncIterable<string> | Iterable<stri
     const dep: Dep = { name, flags };
     const e = a.epoch;
     if (e !== undefined && e !== '0' && e !== '') dep.epoch = parseEpoch(e);
-    if (a.ver !== undefined) dep.version = a.ver;
-    if (a.rel !== undefined) dep.release = a.rel;
+    // (versions are mostly short, hence already copies; interning them costs more than it saves)
+    if (a.ver !== undefined) dep.version = ownString(a.ver);
+    if (a.rel !== undefined) dep.release = ownString(a.rel);
     if (pre) dep.pre = true;
     return dep;
   };
@@ -172,8 +186,8 @@ export async function parsePrimary(chunks: AsyncIterable<string> | Iterable<stri
       case 'version':
         if (pkg !== undefined) {
           pkg.epoch = parseEpoch(a.epoch);
-          pkg.version = a.ver ?? '';
-          pkg.release = a.rel ?? '';
+          pkg.version = intern(a.ver ?? '');
+          pkg.release = intern(a.rel ?? '');
         }
         return;
       case 'time':
@@ -186,7 +200,7 @@ export async function parsePrimary(chunks: AsyncIterable<string> | Iterable<stri
         }
         return;
       case 'location':
-        if (pkg !== undefined) pkg.location = a.href ?? '';
+        if (pkg !== undefined) pkg.location = ownString(a.href ?? '');
         return;
       case 'rpm:provides':
         if (pkg !== undefined) deps = pkg.provides;
@@ -226,22 +240,22 @@ export async function parsePrimary(chunks: AsyncIterable<string> | Iterable<stri
       if (p !== undefined) {
         switch (field) {
           case T_FILE:
-            p.files.push(buf);
+            p.files.push(ownString(buf));
             break;
           case T_NAME:
-            p.name = buf;
+            p.name = intern(buf);
             break;
           case T_ARCH:
             p.arch = intern(buf);
             break;
           case T_SUMMARY:
-            p.summary = buf || undefined;
+            p.summary = buf ? ownString(buf) : undefined;
             break;
           case T_DESCRIPTION:
-            p.description = buf || undefined;
+            p.description = buf ? ownString(buf) : undefined;
             break;
           case T_URL:
-            p.url = buf || undefined;
+            p.url = buf ? ownString(buf) : undefined;
             break;
           case T_LICENSE:
             p.license = buf ? intern(buf) : undefined;
@@ -250,10 +264,10 @@ export async function parsePrimary(chunks: AsyncIterable<string> | Iterable<stri
             p.vendor = buf ? intern(buf) : undefined;
             break;
           case T_SOURCERPM:
-            p.sourceRpm = buf || undefined;
+            p.sourceRpm = buf ? ownString(buf) : undefined;
             break;
           case T_CHECKSUM: {
-            const c: Checksum = { type: intern(checksumType), value: buf.trim().toLowerCase() };
+            const c: Checksum = { type: intern(checksumType), value: ownString(buf.trim().toLowerCase()) };
             p.checksum = c;
             break;
           }
