@@ -124,7 +124,9 @@ const UNITS: Record<string, [string, string[]?][]> = {
   rsyslog: [['rsyslog.service']],
   usbguard: [['usbguard.service']],
   podman: [['podman.service'], ['podman.socket']],
-  'cloud-init': [['cloud-init-local.service', ['cloud-init.target']], ['cloud-init-network.service', ['cloud-init.target']],
+  // Fedora's definitions enable cloud-init.service (the pre-24.3 name), so ship it too
+  'cloud-init': [['cloud-init-local.service', ['cloud-init.target']], ['cloud-init.service', ['cloud-init.target']],
+    ['cloud-init-network.service', ['cloud-init.target']],
     ['cloud-config.service', ['cloud-init.target']], ['cloud-final.service', ['cloud-init.target']]],
   'spice-vdagent': [['spice-vdagentd.service']],
   rpcbind: [['rpcbind.service'], ['rpcbind.socket']],
