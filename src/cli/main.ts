@@ -10,6 +10,7 @@ import { registerDepsolveCommand } from './depsolve.js';
 import { registerDemoRepoCommand } from './demo-repo.js';
 import { registerBuildCommand } from './build.js';
 import { registerKojiCommands } from './koji.js';
+import { registerKojiBuilderCommand } from './koji-builder.js';
 
 /** Flags every command accepts (upstream's persistent flags plus Kiln's --definitions). */
 export interface GlobalOptions {
@@ -48,7 +49,7 @@ export function buildProgram(name: string): Command {
   registerBuildCommand(program);
   registerDepsolveCommand(program);
   registerDemoRepoCommand(program);
-  registerKojiCommands(program);
+  registerKojiBuilderCommand(registerKojiCommands(program));
   program
     .command('version')
     .description('print the Kiln version')

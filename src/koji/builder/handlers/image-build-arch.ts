@@ -1,0 +1,160 @@
+// The imageBuilderBuildArch child task: build one image type for one arch with Kiln and upload
+// the image, its manifest, SBOMs and the build log into the task's upload dir, returning the
+// result dict koji-image-builder returns (Pungi and the hub's import read it).
+import { mkdirSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
+
+import { parseBlueprint } from '../../../blueprint/index.js';
+import type { Blueprint } from '../../../blueprint/types.js';
+import type { OstreeOptions } from '../../../manifest/types.js';
+import { KilnError } from '../../../util/errors.js';
+import { fastUpload, taskUploadDir } from '../../upload.js';
+import type { XmlRpcStruct, XmlRpcValue } from '../../xmlrpc.js';
+import { matchArchiveType, parseArchiveTypes } from '../archive-types.js';
+import { StreamedLog } from '../log-stream.js';
+import type { ImageBuildRequest } from '../runner.js';
+import type { HandlerSpec, TaskContext } from '../task.js';
+import { buildError } from '../task.js';
+import { asInt, asString, asStringList, asStruct, substArch } from './common.js';
+
+export const TASK_LOG_NAME = 'kiln-build.log';
+
+function blueprintFrom(v: XmlRpcValue, taskId: number): Blueprint | undefined {
+  if (v === undefined || v === null) return undefined;
+  const obj = asStruct(v, 'opts.blueprint');
+  // the same validation a blueprint file gets (unknown keys, types), naming where it came from
+  return parseBlueprint(JSON.stringify(obj), 'json', `task ${taskId} opts.blueprint`);
+}
+
+function ostreeFrom(v: XmlRpcValue, arch: string): OstreeOptions | undefined {
+  if (v === undefined || v === null) return undefined;
+  const o = asStruct(v, 'opts.ostree');
+  const out: OstreeOptions = {};
+  if (typeof o.url === 'string' && o.url) out.url = o.url;
+  if (typeof o.ref === 'string' && o.ref) out.ref = substArch(o.ref, arch);
+  if (typeof o.parent === 'string' && o.parent) out.parent = o.parent;
+  return Object.keys(out).length ? out : undefined;
+}
+
+async function imageBuilderBuildArch(ctx: TaskContext, params: XmlRpcValue[]): Promise<XmlRpcValue> {
+  const [nameV, versionV, releaseV, archV, typesV, targetInfoV, , repoInfoV, optsV] = params;
+  const name = asString(nameV ?? null, 'name');
+  const version = asString(versionV ?? null, 'version');
+  const release = asString(releaseV ?? null, 'release');
+  const arch = asString(archV ?? null, 'arch');
+  const types = asStringList(typesV ?? null, 'types');
+  if (types.length === 0) throw buildError('no image types requested');
+  const targetInfo = asStruct(targetInfoV ?? null, 'target_info');
+  const repoInfo = asStruct(repoInfoV ?? null, 'repo_info');
+  const opts = asStruct(optsV ?? null, 'opts');
+  const cfg = ctx.config;
+  if (!cfg.arches.includes(arch)) throw buildError(`host ${cfg.hostName} does not build arch ${arch} (it builds: ${cfg.arches.join(', ')})`);
+  if (opts.bootc !== undefined && opts.bootc !== null) throw buildError('opts.bootc is not supported by Kiln build hosts');
+
+  let repos = asStringList(opts.repos ?? null, 'opts.repos').map((r) => substArch(r, arch));
+  if (repos.length === 0) {
+    const tag = asString(targetInfo.build_tag_name ?? null, 'target_info.build_tag_name');
+    repos = [`${cfg.topurl}/repos/${tag}/${asInt(repoInfo.id ?? null, 'repo_info.id')}/${arch}`];
+  }
+  const blueprint = blueprintFrom(opts.blueprint, ctx.id);
+  const seed = opts.seed === undefined || opts.seed === null ? undefined : BigInt(asInt(opts.seed, 'opts.seed'));
+  const preview = typeof opts.preview === 'boolean' ? opts.preview : undefined;
+  const distro = typeof opts.distro === 'string' && opts.distro ? opts.distro : undefined;
+  const ostree = ostreeFrom(opts.ostree, arch);
+  const outputName = `${name}-${version}-${release}.${arch}`;
+
+  // a killed earlier run of this task may have left files; start clean
+  const taskDir = join(cfg.workDir, 'tasks', String(ctx.id));
+  rmSync(taskDir, { recursive: true, force: true });
+  const outputDir = join(taskDir, 'output');
+  mkdirSync(outputDir, { recursive: true });
+  const uploadDir = taskUploadDir(ctx.id);
+  const log = new StreamedLog(join(taskDir, TASK_LOG_NAME), ctx.session, uploadDir, TASK_LOG_NAME, cfg.logIntervalMs);
+  log.start();
+  const logLine = (l: string) => log.line(l);
+
+  try {
+    const requests: ImageBuildRequest[] = types.map((imageType) => ({
+      imageType,
+      arch,
+      ...(distro ? { distro } : {}),
+      ...(blueprint ? { blueprint } : {}),
+      repos,
+      ...(seed !== undefined ? { seed } : {}),
+      ...(preview !== undefined ? { preview } : {}),
+      ...(ostree ? { ostree } : {}),
+      outputDir,
+      outputName,
+      cacheDir: cfg.cacheDir,
+      buildroot: cfg.buildroot,
+      ...(cfg.definitionsDir ? { definitionsDir: cfg.definitionsDir } : {}),
+      log: logLine,
+      signal: ctx.signal,
+    }));
+    logLine(`Kiln build of ${types.join(', ')} for ${arch}: ${outputName}, repos: ${repos.join(' ')}`);
+
+    // Before building: every file we will hand to completeImageBuild needs an archive type on
+    // this hub, or the import fails after the whole build (upstream only finds out then).
+    // Scratch builds are not imported, so there it is only a warning.
+    const archiveTypes = parseArchiveTypes(await ctx.session.call('getArchiveTypes'));
+    for (const req of requests) {
+      const ext = await ctx.env.runner.imageExtension(req);
+      const files = [`${outputName}.${ext}`, ...(await ctx.env.runner.sideFileSuffixes(req)).map((s) => `${outputName}.${s}`)];
+      for (const f of files) {
+        if (matchArchiveType(f, archiveTypes)) continue;
+        const fext = f.slice(outputName.length + 1);
+        const msg =
+          `image type ${req.imageType} produces ${f}, but the Koji hub has no archive type for the extension "${fext}"; ` +
+          `the hub would refuse to import it. A Koji admin can register one with addArchiveType ` +
+          `(e.g. koji call addArchiveType <name> "<description>" ${fext})`;
+        if (opts.scratch) logLine(`warning: ${msg}`);
+        else throw buildError(msg);
+      }
+    }
+
+    const uploaded: string[] = [];
+    const packages = new Map<string, XmlRpcStruct>();
+    for (const req of requests) {
+      logLine(`building ${req.imageType}`);
+      let out;
+      try {
+        out = await ctx.env.runner.build(req);
+      } catch (e) {
+        if (ctx.signal.aborted) throw e;
+        const m = e instanceof KilnError ? e.message : ((e as Error).stack ?? String(e));
+        logLine(`build failed: ${m}`);
+        throw buildError(`Kiln build of ${req.imageType} for ${arch} failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      for (const p of out.packages) {
+        packages.set(`${p.name}-${p.epoch}:${p.version}-${p.release}.${p.arch}`, { name: p.name, version: p.version, release: p.release, epoch: p.epoch, arch: p.arch });
+      }
+      for (const f of [out.image, ...out.sideFiles]) {
+        logLine(`uploading ${basename(f)}`);
+        const r = await fastUpload(ctx.session, f, uploadDir, { signal: ctx.signal });
+        if (r.resumes) logLine(`upload of ${basename(f)} resumed ${r.resumes} time(s)`);
+        if (!uploaded.includes(r.name)) uploaded.push(r.name);
+      }
+    }
+    logLine('done');
+    await log.close();
+    rmSync(taskDir, { recursive: true, force: true });
+    return {
+      task_id: ctx.id,
+      name,
+      version,
+      release,
+      arch,
+      files: uploaded,
+      // a log the hub does not have would make the import / move to scratch fail
+      logs: log.complete ? [TASK_LOG_NAME] : [],
+      rpmlist: cfg.rpmlist === 'image' ? [...packages.values()] : [],
+    };
+  } catch (e) {
+    if (!ctx.signal.aborted) logLine(`error: ${(e as Error).message}`);
+    await log.close();
+    if (!ctx.signal.aborted) rmSync(taskDir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+export const imageBuilderBuildArchSpec: HandlerSpec = { handler: imageBuilderBuildArch, weight: 0.2 };
