@@ -62,8 +62,13 @@ describe('resolveOstreeCommit', () => {
     const commit = await resolveOstreeCommit(src.url, src.ref);
     const m = ostreeDiskGenerator.serialize(req, { depsolved: fakeDepsolve(ostreeDiskGenerator.packageSets(req), 'x86_64'), commit });
     assert.deepEqual(m.sources['org.osbuild.ostree'], { items: { [expected]: { remote: { url: `mirrorlist=${srv.url}/mirrorlist` } } } });
-    const deploy = m.pipelines.find((p) => p.name === 'ostree-deployment')!.stages.find((s) => s.type === 'org.osbuild.ostree.deploy')!;
-    assert.deepEqual(deploy.inputs!['commits']!.references, { [expected]: { ref } });
+    // the pull stage takes the resolved commit; deploy then names only the ref (as upstream)
+    const dep = m.pipelines.find((p) => p.name === 'ostree-deployment')!;
+    const pull = dep.stages.find((s) => s.type === 'org.osbuild.ostree.pull')!;
+    assert.deepEqual(pull.inputs!['commits']!.references, { [expected]: { ref } });
+    const deploy = dep.stages.find((s) => s.type === 'org.osbuild.ostree.deploy')!;
+    assert.equal(deploy.inputs, undefined);
+    assert.equal((deploy.options as { ref: string }).ref, ref);
     assert.deepEqual(validateManifest(m), []);
   });
 
