@@ -11,6 +11,7 @@ import { registerDemoRepoCommand } from './demo-repo.js';
 import { registerBuildCommand } from './build.js';
 import { registerKojiCommands } from './koji.js';
 import { registerKojiBuilderCommand } from './koji-builder.js';
+import { registerComposeCommand } from './compose.js';
 
 /** Flags every command accepts (upstream's persistent flags plus Kiln's --definitions). */
 export interface GlobalOptions {
@@ -49,6 +50,7 @@ export function buildProgram(name: string): Command {
   registerBuildCommand(program);
   registerDepsolveCommand(program);
   registerDemoRepoCommand(program);
+  registerComposeCommand(program);
   registerKojiBuilderCommand(registerKojiCommands(program));
   program
     .command('version')

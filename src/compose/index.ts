@@ -16,5 +16,5 @@ export { fileDigests, checksumFileText, checksumBaseName, writeDirChecksums } fr
 export { findTypeAndFormat, SUPPORTED_IMAGE_TYPES, SUPPORTED_IMAGE_FORMATS, IMAGE_TYPE_FORMAT_MAPPING } from './image-types.js';
 export { CommandBackend, jobEnvironment } from './backend.js';
 export type { ComposeBackend, JobContext, JobResult, JobOutcome, OstreeCommitRef } from './backend.js';
-export { prepareCompose, runCompose, writeChecksumFiles } from './orchestrate.js';
-export type { PrepareOptions, RunComposeOptions, ComposeReport, JobReport } from './orchestrate.js';
+export { openCompose, prepareCompose, readJobState, jobStateFile, runCompose, writeChecksumFiles } from './orchestrate.js';
+export type { JobState, PrepareOptions, RunComposeOptions, ComposeReport, JobReport } from './orchestrate.js';

@@ -5,7 +5,8 @@
 //
 // Failure rules (Pungi + koji-image-builder): a failed arch that is failable is recorded as a
 // failed deliverable and the compose ends FINISHED_INCOMPLETE; a failed arch that is not
-// failable dooms the compose (nothing new is started, running jobs are cancelled, STATUS DOOMED).
+// failable dooms the compose: nothing new is started, running jobs are let finish (as Pungi's
+// thread pool does; their results are kept for a resumed run), then STATUS DOOMED.
 // A job whose ostree commit producer failed fails too ("dependency failed"). Aborting the signal
 // cancels the backends and leaves STATUS TERMINATED.
 import * as fs from 'node:fs';
@@ -19,7 +20,7 @@ import type { ComposePlan, ImageJob, JobGroup } from './planner.js';
 import { ImageManifest, composeHeader, composeInfoDocument, imagesDocument, writeFileAtomic, writeMetadata, type ProductmdImage, type VariantPathsByCategory } from './productmd.js';
 import { composeDate, composeIdentity, type ComposeType } from './compose-id.js';
 import { planCompose } from './planner.js';
-import { createComposeTree, type ComposeStatus, type ComposeTree } from './tree.js';
+import { ComposeTree, createComposeTree, type ComposeStatus } from './tree.js';
 
 export interface RunComposeOptions {
   config: ComposeConfig;
@@ -30,6 +31,35 @@ export interface RunComposeOptions {
   concurrency?: number;
   signal?: AbortSignal;
   log?: (msg: string) => void;
+  /**
+   * Re-running a compose (same compose directory): jobs whose result an earlier run recorded
+   * (jobStateFile) and whose files are all still there are kept, not built again.
+   */
+  resume?: boolean;
+  /** Every job state change, for live displays. */
+  onJobState?: (job: ImageJob, state: JobState, detail?: { error?: string }) => void;
+}
+
+/** Life of one job as a display sees it. */
+export type JobState = 'waiting' | 'running' | 'done' | 'kept' | 'failed' | 'skipped';
+
+/** Where the orchestrator records a finished job's result, so a re-run can keep it. */
+export function jobStateFile(tree: ComposeTree, job: ImageJob): string {
+  return `${tree.jobWorkDir(job.arch, job.id)}.result.json`;
+}
+
+/** The recorded result of an earlier run, if it is complete (every file still present). */
+export function readJobState(tree: ComposeTree, job: ImageJob): JobResult | undefined {
+  let doc: { job?: string; result?: JobResult };
+  try {
+    doc = JSON.parse(fs.readFileSync(jobStateFile(tree, job), 'utf8')) as { job?: string; result?: JobResult };
+  } catch {
+    return undefined;
+  }
+  const r = doc.result;
+  if (doc.job !== job.id || !r || !Array.isArray(r.files)) return undefined;
+  if (!r.files.every((f) => typeof f === 'string' && fs.existsSync(f))) return undefined;
+  return r;
 }
 
 export interface JobReport {
@@ -42,6 +72,8 @@ export interface JobReport {
   error?: string;
   images: string[];
   log: string;
+  /** kept from an earlier run of this compose (resume) */
+  resumed?: boolean;
 }
 
 export interface ComposeReport {
@@ -81,9 +113,46 @@ export function prepareCompose(config: ComposeConfig, o: PrepareOptions): { tree
   return { tree, plan };
 }
 
+/**
+ * Re-open an existing compose directory to resume it: the identity comes from the compose itself
+ * (work/global/composeinfo-base.json), the plan from the config for that identity. A finished
+ * compose cannot be resumed (Pungi never modifies one); a compose of another release is refused.
+ */
+export function openCompose(config: ComposeConfig, dir: string): { tree: ComposeTree; plan: ComposePlan } {
+  const abs = path.resolve(dir);
+  const base = path.join(abs, 'work', 'global', 'composeinfo-base.json');
+  let idFile: string;
+  let header: { id?: unknown; type?: unknown; date?: unknown; respin?: unknown; label?: unknown };
+  try {
+    idFile = fs.readFileSync(path.join(abs, 'COMPOSE_ID'), 'utf8').trim();
+    header = (JSON.parse(fs.readFileSync(base, 'utf8')) as { payload: { compose: typeof header } }).payload.compose;
+  } catch (e) {
+    throw new KilnError(`--resume ${dir}: not a Kiln compose directory (needs COMPOSE_ID and ${path.relative(abs, base)}): ${(e as Error).message}`);
+  }
+  if (header.id !== idFile || typeof header.date !== 'string' || typeof header.respin !== 'number' || typeof header.type !== 'string') {
+    throw new KilnError(`--resume ${dir}: ${path.relative(abs, base)} does not describe compose ${idFile}`);
+  }
+  const identity = composeIdentity(config.release, {
+    type: header.type as ComposeType,
+    date: header.date,
+    respin: header.respin,
+    ...(typeof header.label === 'string' ? { label: header.label } : {}),
+  });
+  if (identity.id !== idFile) {
+    throw new KilnError(`--resume ${dir}: compose ${idFile} is not a compose of ${config.file} (that config makes ids like ${identity.id})`);
+  }
+  const tree = new ComposeTree(path.dirname(abs), identity);
+  const status = tree.readStatus();
+  if (status === 'FINISHED' || status === 'FINISHED_INCOMPLETE') {
+    throw new KilnError(`--resume ${dir}: compose ${idFile} is ${status}; a finished compose is never modified (start a new one)`);
+  }
+  return { tree, plan: planCompose(config, identity) };
+}
+
 export async function runCompose(o: RunComposeOptions): Promise<ComposeReport> {
   const { config, plan, tree } = o;
   const log = o.log ?? (() => {});
+  const onState = o.onJobState ?? (() => {});
   const abort = new AbortController();
   const onOuterAbort = () => abort.abort();
   o.signal?.addEventListener('abort', onOuterAbort, { once: true });
@@ -105,9 +174,9 @@ export async function runCompose(o: RunComposeOptions): Promise<ComposeReport> {
     r.status = skipped ? 'skipped' : 'failed';
     r.error = err.message;
     log(`[FAIL] ${job.id}: ${err.message}${job.failable ? ' (failable, going on)' : ''}`);
+    onState(job, r.status as JobState, { error: err.message });
     if (!job.failable && !doomed) {
       doomed = new KilnError(`image ${job.id} failed and is not failable: ${err.message}`);
-      abort.abort();
     }
   };
 
@@ -120,11 +189,28 @@ export async function runCompose(o: RunComposeOptions): Promise<ComposeReport> {
         job: job.id, variant: job.variant, arch: job.arch, type: job.type, failable: job.failable,
         status: 'done', images: [], log: tree.jobLog(job.arch, job.id),
       });
+      const previous = o.resume ? readJobState(tree, job) : undefined;
+      if (previous) {
+        try {
+          await collect(job, previous);
+          if (previous.ostreeCommit) commits.set(job.id, previous.ostreeCommit);
+          reports.get(job.id)!.resumed = true;
+          log(`[KEEP ] ${job.id} (finished in an earlier run)`);
+          onState(job, 'kept');
+          continue;
+        } catch (e) {
+          // the recorded files are unusable: build the job again
+          log(`[WARN ] ${job.id}: earlier result not reusable (${(e as Error).message}); building again`);
+          dropImages(manifest, job.variant, job.arch, reports.get(job.id)!.images);
+          reports.get(job.id)!.images = [];
+        }
+      }
       if (job.ostreeFrom && (failedJobs.has(job.ostreeFrom) || !commits.has(job.ostreeFrom))) {
         fail(job, new KilnError(`dependency failed: ${job.ostreeFrom} produced no ostree commit`), true);
         continue;
       }
       const outputDir = tree.jobWorkDir(job.arch, job.id);
+      fs.rmSync(jobStateFile(tree, job), { force: true });
       fs.rmSync(outputDir, { recursive: true, force: true });
       fs.mkdirSync(outputDir, { recursive: true });
       ctxs[job.arch] = {
@@ -137,11 +223,12 @@ export async function runCompose(o: RunComposeOptions): Promise<ComposeReport> {
       };
       runnable.push(job);
     }
-    if (runnable.length === 0 || abort.signal.aborted) {
+    if (runnable.length === 0 || abort.signal.aborted || doomed) {
       for (const job of runnable) fail(job, new KilnError('not started: compose stopped'), true);
       return;
     }
     log(`[BEGIN] ${g.id} (${runnable.map((j) => j.arch).join(', ')}) on ${backend.kind}`);
+    for (const job of runnable) onState(job, 'running');
     let outcomes: Record<string, JobOutcome>;
     if (backend.runGroup) {
       try {
@@ -169,7 +256,9 @@ export async function runCompose(o: RunComposeOptions): Promise<ComposeReport> {
       try {
         await collect(job, out.result);
         if (out.result.ostreeCommit) commits.set(job.id, out.result.ostreeCommit);
+        writeFileAtomic(jobStateFile(tree, job), JSON.stringify({ job: job.id, result: out.result }, null, 2) + '\n');
         log(`[DONE ] ${job.id}`);
+        onState(job, 'done');
       } catch (e) {
         fail(job, e as Error);
       }
@@ -218,7 +307,7 @@ export async function runCompose(o: RunComposeOptions): Promise<ComposeReport> {
   try {
     while (pending.length > 0 || running.size > 0) {
       if (o.signal?.aborted) terminated = true;
-      if (!abort.signal.aborted) {
+      if (!abort.signal.aborted && !doomed) {
         for (let i = 0; i < pending.length && running.size < limit; ) {
           const g = pending[i];
           if (g.dependsOn.every((d) => finishedGroups.has(d))) {
@@ -238,13 +327,14 @@ export async function runCompose(o: RunComposeOptions): Promise<ComposeReport> {
                 job: job.id, variant: job.variant, arch: job.arch, type: job.type, failable: job.failable,
                 status: 'skipped', error: 'not started: compose stopped', images: [], log: tree.jobLog(job.arch, job.id),
               });
+              onState(job, 'skipped', { error: 'not started: compose stopped' });
             }
           }
         }
-        await Promise.all(Object.values(o.backends).map((b) => b?.cancel()));
+        if (abort.signal.aborted) await Promise.all(Object.values(o.backends).map((b) => b?.cancel()));
       }
       if (running.size > 0) await Promise.race(running.values());
-      else if (pending.length > 0 && !abort.signal.aborted) {
+      else if (pending.length > 0 && !abort.signal.aborted && !doomed) {
         throw new KilnError(`compose plan: ${pending.map((g) => g.id).join(', ')} wait for groups that are not in the plan`);
       }
     }
@@ -277,6 +367,13 @@ export async function runCompose(o: RunComposeOptions): Promise<ComposeReport> {
   const status = tree.writeStatus('FINISHED', jobs.some((j) => j.status !== 'done'));
   if (config.latestLink) tree.updateLatestLink(config.latestLinkComponents);
   return { status, composeId: tree.identity.id, dir: tree.dir, jobs, images: manifest.count() };
+}
+
+/** Forget images a half-collected job added (so a rebuild can add its own). */
+function dropImages(manifest: ImageManifest, variant: string, arch: string, paths: string[]): void {
+  const list = manifest.images[variant]?.[arch];
+  if (!list) return;
+  manifest.images[variant][arch] = list.filter((i) => !paths.includes(i.path));
 }
 
 /** One CHECKSUM (or <ALG>SUM) set per images/ and iso/ directory. */
