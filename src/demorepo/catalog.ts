@@ -432,6 +432,9 @@ export function curatedPackages(ctx: ArchContext): Record<string, Curated> {
       files: [dir('/etc/selinux/targeted'), dir('/etc/selinux/targeted/contexts'), dir('/etc/selinux/targeted/contexts/files'),
         dir('/etc/selinux/targeted/policy'), conf('/etc/selinux/targeted/contexts/files/file_contexts', FILE_CONTEXTS),
         conf('/etc/selinux/targeted/contexts/files/file_contexts.local', ''), conf('/etc/selinux/targeted/seusers', '__default__:unconfined_u:s0-s0:c0.c1023\nroot:unconfined_u:s0-s0:c0.c1023\n'),
+        // the binary policy (Fedora's is policy.33): `ostree admin deploy` checksums it (not parses
+        // it) when /etc/selinux/config enables SELinux, and fails without one
+        file('/etc/selinux/targeted/policy/policy.33', 'Kiln demo-repo placeholder for the compiled targeted policy (not a real policy)\n'),
         dir('/usr/share/selinux/targeted')] },
     policycoreutils: { vr: '3.8-1', summary: 'SELinux policy core utilities',
       req: [`libselinux-utils >= ${evr('3.8-1')}`, so('libselinux.so.1'), ...libc, 'util-linux', 'grep', 'diffutils'],

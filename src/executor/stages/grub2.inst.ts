@@ -3,11 +3,13 @@
 // BIOS boot partition, or the gap after the MBR) and, for i386-pc, grub's boot.img (stage 1) in
 // the first 440 bytes of the MBR, patched with where the core lives. Without `location` the
 // core image itself becomes `filename`. No grub2-mkimage in the build root is an error.
+// With the `host` build root, Debian's name for the tool (grub-mkimage, package grub-pc-bin) and
+// /usr/lib/grub2/<platform> are accepted too (os-util.ts: grubToolNames, grubModuleDirs).
 import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { KilnError } from '../../util/errors.js';
 import type { StageImpl } from './types.js';
-import { allowKeys, buildRootPath, checkInt, checkObject, checkString, optionsOf } from './os-util.js';
+import { allowKeys, buildRootPath, checkInt, checkObject, checkString, findGrubTool, firstInBuildRoot, grubModuleDirs, grubToolNames, optionsOf } from './os-util.js';
 import { treePath } from './util.js';
 
 interface Core {
@@ -93,12 +95,16 @@ export const grub2InstStage: StageImpl = {
   },
   async run(ctx) {
     const o = ctx.options as { filename: string; platform: string; location?: number; core: Core; prefix: Prefix; 'sector-size'?: number };
-    const binary = o.core.binary ?? 'grub2-mkimage';
-    if (!ctx.buildroot.hasTool(binary)) {
-      throw new KilnError(`${ctx.what}: ${binary} is not in the build root (${ctx.buildroot.mode === 'host' ? 'host PATH' : 'build pipeline tree'}); it is needed to make the grub2 core image (package grub2-tools)`);
+    const wanted = o.core.binary ?? 'grub2-mkimage';
+    const names = grubToolNames(ctx, wanted);
+    const binary = findGrubTool(ctx, wanted);
+    if (!binary) {
+      throw new KilnError(`${ctx.what}: ${wanted} is not in the build root (${ctx.buildroot.mode === 'host' ? 'host PATH' : 'build pipeline tree'}${names.length > 1 ? `; nor is ${names.slice(1).join(', ')}` : ''}); it is needed to make the grub2 core image (package grub2-tools${ctx.buildroot.mode === 'host' ? '; on Debian/Ubuntu grub-pc-bin' : ''})`);
     }
-    const modDir = `/usr/lib/grub/${o.platform}`;
-    if (!existsSync(buildRootPath(ctx, modDir))) throw new KilnError(`${ctx.what}: the build root has no ${modDir} (grub2 modules for platform "${o.platform}", e.g. package grub2-pc-modules)`);
+    if (binary !== wanted) ctx.log(`the host has no ${wanted}; using ${binary} (the same tool under its Debian name)`);
+    const dirs = grubModuleDirs(ctx, o.platform);
+    const modDir = firstInBuildRoot(ctx, dirs);
+    if (!modDir) throw new KilnError(`${ctx.what}: the build root has no ${dirs.join(' or ')} (grub2 modules for platform "${o.platform}", e.g. package grub2-pc-modules${ctx.buildroot.mode === 'host' ? '; on Debian/Ubuntu grub-pc-bin' : ''})`);
     let bootImg: Buffer | undefined;
     if (o.platform === 'i386-pc' && o.location) {
       const b = buildRootPath(ctx, `${modDir}/boot.img`);

@@ -5,12 +5,13 @@
 //   /boot/efi/EFI/<vendor>/grub.cfg  the main config (UEFI only), or with `uefi.unified` or
 //                              hybrid (uefi + legacy) a redirect to /boot/grub2/grub.cfg
 // `legacy` (a platform such as i386-pc) copies the build root's grub modules and unicode font
-// into /boot/grub2; `uefi.install` copies EFI/BOOT and EFI/<vendor> from the build root.
+// into /boot/grub2 (host build root: also /usr/lib/grub2, /usr/share/grub2, see os-util.ts);
+// `uefi.install` copies EFI/BOOT and EFI/<vendor> from the build root.
 import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KilnError } from '../../util/errors.js';
 import type { StageContext, StageImpl } from './types.js';
-import { allowKeys, buildRootPath, checkBool, checkInt, checkObject, checkString, checkStringArray, optionsOf, resolveInRoot } from './os-util.js';
+import { allowKeys, buildRootPath, checkBool, checkInt, checkObject, checkString, checkStringArray, firstInBuildRoot, grubFontPaths, grubModuleDirs, optionsOf, resolveInRoot } from './os-util.js';
 
 const UUID_RE = /^([0-9A-Za-z]{8}(-[0-9A-Za-z]{4}){3}-[0-9A-Za-z]{12}|[0-9A-Za-z]{4}-[0-9A-Za-z]{4})$/;
 
@@ -173,6 +174,9 @@ function checkFs(v: unknown, name: string, what: string): void {
 
 // grub script and shell-sourced defaults: keep values to one line without quotes
 const SAFE_RE = /^[^"\n\\$`]*$/;
+// kernel_opts may name grub variables: upstream's ostree images pass "$ignition_firstboot",
+// expanded by grub when the BLS entry's options use $kernelopts; one line, no quotes
+const KERNEL_OPTS_RE = /^[^"\n\\`]*$/;
 
 export const grub2Stage: StageImpl = {
   type: 'org.osbuild.grub2',
@@ -185,7 +189,7 @@ export const grub2Stage: StageImpl = {
     checkFs(o.rootfs, 'rootfs', what);
     checkFs(o.bootfs, 'bootfs', what);
     if (o.compat_version !== undefined && o.compat_version !== 1 && o.compat_version !== 2) throw new KilnError(`${what}: option "compat_version" must be 1 or 2`);
-    checkString(o.kernel_opts, 'kernel_opts', what, { re: SAFE_RE });
+    checkString(o.kernel_opts, 'kernel_opts', what, { re: KERNEL_OPTS_RE });
     if (o.legacy !== undefined && typeof o.legacy !== 'boolean') checkString(o.legacy, 'legacy', what, { re: /^[a-z0-9_-]+$/, nonEmpty: true });
     if (checkObject(o.uefi, 'uefi', what)) {
       allowKeys(o.uefi, ['vendor', 'efi_src_dir', 'install', 'unified'], what, 'option uefi.');
@@ -225,10 +229,16 @@ export const grub2Stage: StageImpl = {
     let modDir: string | undefined;
     let font: string | undefined;
     if (legacy) {
-      modDir = buildRootPath(ctx, `/usr/lib/grub/${legacy}`);
-      font = buildRootPath(ctx, '/usr/share/grub/unicode.pf2');
-      if (!existsSync(modDir)) throw new KilnError(`${ctx.what}: option "legacy" ("${legacy}") needs the build root's /usr/lib/grub/${legacy} (grub2 BIOS modules, e.g. package grub2-pc-modules), which does not exist`);
-      if (!existsSync(font)) throw new KilnError(`${ctx.what}: option "legacy" needs the build root's /usr/share/grub/unicode.pf2 (package grub2-tools), which does not exist`);
+      // host mode also accepts other distributions' paths (os-util.ts: grubModuleDirs, grubFontPaths)
+      const dirs = grubModuleDirs(ctx, legacy);
+      const fonts = grubFontPaths(ctx);
+      const host = ctx.buildroot.mode === 'host';
+      const m = firstInBuildRoot(ctx, dirs);
+      const f = firstInBuildRoot(ctx, fonts);
+      if (!m) throw new KilnError(`${ctx.what}: option "legacy" ("${legacy}") needs the build root's ${dirs.join(' or ')} (grub2 BIOS modules, e.g. package grub2-pc-modules${host ? '; on Debian/Ubuntu grub-pc-bin' : ''}), which does not exist`);
+      if (!f) throw new KilnError(`${ctx.what}: option "legacy" needs the build root's ${fonts.join(' or ')} (package grub2-tools${host ? '; on Debian/Ubuntu grub-common' : ''}), which does not exist`);
+      modDir = buildRootPath(ctx, m);
+      font = buildRootPath(ctx, f);
     }
 
     if (o.write_defaults ?? true) {
@@ -292,10 +302,41 @@ export const grub2Stage: StageImpl = {
 
 /** uefi.install: EFI/BOOT and EFI/<vendor> from the build root into the tree's ESP. */
 function copyEfi(ctx: StageContext, srcDir: string, vendor: string): void {
-  for (const d of ['BOOT', vendor]) {
-    const src = buildRootPath(ctx, `${srcDir}/${d}`);
-    if (!existsSync(src) || !statSync(src).isDirectory()) throw new KilnError(`${ctx.what}: option "uefi.install" needs the build root's ${srcDir}/${d}, which does not exist`);
-    cpSync(src, join(ctx.tree, 'boot/efi/EFI', d), { recursive: true, dereference: true });
+  const hasBoth = (dir: string): boolean => ['BOOT', vendor].every((d) => existsSync(join(dir, d)) && statSync(join(dir, d)).isDirectory());
+  let from = buildRootPath(ctx, srcDir);
+  if (!hasBoth(from)) {
+    const alt = ctx.buildroot.mode === 'host' ? treeEfiPayload(ctx.tree, hasBoth) : undefined;
+    if (!alt) {
+      const missing = ['BOOT', vendor].find((d) => !existsSync(join(from, d))) ?? vendor;
+      throw new KilnError(`${ctx.what}: option "uefi.install" needs the build root's ${srcDir}/${missing}, which does not exist${ctx.buildroot.mode === 'host' ? ' (nor does the tree carry an EFI payload in /usr/lib/bootupd/updates/EFI or /usr/lib/ostree-boot/efi/EFI)' : ''}`);
+    }
+    ctx.log(`the host has no ${srcDir}/{BOOT,${vendor}} (the build root's shim and grub2-efi files); using the OS tree's own EFI payload /${alt.slice(ctx.tree.length + 1)} (host build root)`);
+    from = alt;
   }
+  for (const d of ['BOOT', vendor]) cpSync(join(from, d), join(ctx.tree, 'boot/efi/EFI', d), { recursive: true, dereference: true });
 }
 
+/**
+ * Host build root only: the host is not the distribution and has no shim/grub2-efi files, but
+ * the OS tree being made bootable carries the same packages' EFI payload: bootupd's update
+ * payload or ostree's /usr/lib/ostree-boot copy, in the tree itself or in its (first) ostree
+ * deployment.
+ */
+function treeEfiPayload(tree: string, ok: (dir: string) => boolean): string | undefined {
+  const roots = [tree];
+  const deployRoot = join(tree, 'ostree/deploy');
+  if (existsSync(deployRoot)) {
+    for (const os of readdirSync(deployRoot).sort()) {
+      const d = join(deployRoot, os, 'deploy');
+      if (!existsSync(d)) continue;
+      for (const dep of readdirSync(d).sort()) if (statSync(join(d, dep)).isDirectory()) roots.push(join(d, dep));
+    }
+  }
+  for (const r of roots) {
+    for (const sub of ['usr/lib/bootupd/updates/EFI', 'usr/lib/ostree-boot/efi/EFI']) {
+      const dir = join(r, sub);
+      if (existsSync(dir) && ok(dir)) return dir;
+    }
+  }
+  return undefined;
+}

@@ -183,3 +183,42 @@ export function treeTool(ctx: StageContext, names: string[]): string | undefined
   }
   return undefined;
 }
+
+// ---------------------------------------------------------------------------------------------
+// grub2 files of the build root. Fedora names its tools grub2-* and keeps modules in
+// /usr/lib/grub/<platform> and the font in /usr/share/grub; Debian/Ubuntu (grub-pc-bin,
+// grub-common) name the tools grub-* with the same module and font paths, and some distributions
+// (openSUSE) use /usr/lib/grub2 and /usr/share/grub2. A bwrap build root is the distribution's own
+// tree, so only its own (Fedora) names count there; the alternatives are accepted in host mode
+// only, where the host's grub is what there is.
+
+/** Candidate names of a grub tool: `grub2-x`, and in host mode also `grub-x`. */
+export function grubToolNames(ctx: StageContext, name: string): string[] {
+  const names = [name];
+  if (ctx.buildroot.mode === 'host' && name.startsWith('grub2-')) names.push(`grub-${name.slice('grub2-'.length)}`);
+  return names;
+}
+
+/** The first of `grubToolNames` the build root has, else undefined. */
+export function findGrubTool(ctx: StageContext, name: string): string | undefined {
+  return grubToolNames(ctx, name).find((n) => ctx.buildroot.hasTool(n));
+}
+
+/** Build-root paths (as the tool sees them) of grub's module directory for a platform. */
+export function grubModuleDirs(ctx: StageContext, platform: string): string[] {
+  const dirs = [`/usr/lib/grub/${platform}`];
+  if (ctx.buildroot.mode === 'host') dirs.push(`/usr/lib/grub2/${platform}`);
+  return dirs;
+}
+
+/** Build-root paths of grub's unicode font. */
+export function grubFontPaths(ctx: StageContext): string[] {
+  const fonts = ['/usr/share/grub/unicode.pf2'];
+  if (ctx.buildroot.mode === 'host') fonts.push('/usr/share/grub2/unicode.pf2');
+  return fonts;
+}
+
+/** The first of `paths` (build-root paths) that exists in the build root, else undefined. */
+export function firstInBuildRoot(ctx: StageContext, paths: string[]): string | undefined {
+  return paths.find((p) => existsSync(buildRootPath(ctx, p)));
+}
