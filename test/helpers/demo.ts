@@ -2,7 +2,9 @@
 // built once per machine into os.tmpdir() and published with an atomic rename, so test files
 // running in parallel never see (or build into) a half-made fixture.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { allPackageGroups, allPackageNames, loadDefinitions } from '../../src/defs/index.js';
@@ -26,12 +28,19 @@ async function publishOnce(finalDir: string, make: (dir: string) => Promise<void
   return finalDir;
 }
 
+function fixtureKey(defsHash: string): string {
+  const h = createHash('sha256').update(defsHash);
+  const gen = fileURLToPath(new URL('../../src/demorepo/', import.meta.url));
+  for (const f of readdirSync(gen).filter((n) => n.endsWith('.js')).sort()) h.update(f).update(readFileSync(join(gen, f)));
+  return h.digest('hex').slice(0, 12);
+}
+
 /** file:// URLs of the demo repository per arch (x86_64, aarch64). */
 export async function demoRepoUrls(): Promise<Record<string, string>> {
   const defs = loadDefinitions();
   const names = [...allPackageNames(defs), ...allPackageGroups(defs).map((g) => '@' + g)];
-  // keyed by the definitions hash so a change of package names rebuilds the fixture
-  const dir = join(tmpdir(), `kiln-fixture-demo-${defs.sha256.slice(0, 12)}`);
+  // keyed by the definitions and the generator's own code, so a change of either rebuilds it
+  const dir = join(tmpdir(), `kiln-fixture-demo-${fixtureKey(defs.sha256)}`);
   await publishOnce(dir, async (work) => {
     await createDemoRepo({ outDir: work, arches: ['x86_64', 'aarch64'], packageNames: names, releasever: '42' });
   });
