@@ -7,6 +7,7 @@ import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, ren
 import { basename as pathBasename, join, resolve } from 'node:path';
 import { runManifest, type RunReport } from '../executor/run.js';
 import type { BuildRootMode } from '../executor/buildroot.js';
+import { withSignalHandling } from '../executor/resources.js';
 import type { Manifest } from '../manifest/types.js';
 import type { Package } from '../rpm/types.js';
 import { spdxDocument, sbomFileName } from '../sbom/index.js';
@@ -157,7 +158,15 @@ function sbomPurpose(pipeline: string): 'image' | 'buildroot' {
   return pipeline === 'build' ? 'buildroot' : 'image';
 }
 
+/**
+ * Build an image. SIGINT/SIGTERM are handled here rather than inside the executor so that the
+ * build's own temporary output directory is removed before the signal is re-raised.
+ */
 export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
+  return withSignalHandling((scope) => buildImageIn({ ...opts, signal: scope.signal }), { outer: opts.signal });
+}
+
+async function buildImageIn(opts: BuildOptions): Promise<BuildResult> {
   const log: string[] = [];
   const screen = opts.progressSink ?? createProgress(opts.progress);
   const recorder = new LineProgress((s) => log.push(s));
@@ -199,6 +208,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       buildroot: opts.buildroot,
       onEvent: (e) => progress.event(e),
       signal: opts.signal,
+      handleSignals: false,
     });
     const exported = report.exports[p.exportName] ?? join(work, p.exportName);
     const files = readdirSync(exported);
