@@ -9,7 +9,7 @@ arch=$(uname -m)
 topdir=${KILN_QUICKSTART_TOPDIR:-$PWD/quickstart-composes}
 repo_dir=$(node bin/kiln.js demo-repo --arch "$arch" | awk -v a="$arch" '$1 == a { print $2 }' | sed 's#^file://##; s#/'"$arch"'$##')
 export KILN_DEMO_REPO="file://$repo_dir"
-for config in ${KILN_QUICKSTART_CONFIGS:-configs/local-minimal.yaml}; do
+for config in ${KILN_QUICKSTART_CONFIGS:-configs/local-minimal.yaml configs/local-iot.yaml}; do
   node bin/kiln.js compose "$config" --topdir "$topdir" --buildroot host --incomplete-ok
 done
 echo "composes are in $topdir (see compose/metadata/images.json in each)"
