@@ -3,7 +3,7 @@
 // (grub2.iso, squashfs/erofs, xorrisofs, implantisomd5), kickstart, ignition, FDO, bootc and OCI
 // archive. Options follow the schemas in reference/osbuild-schemas; optional keys are omitted when
 // unset so the JSON stays minimal and deterministic.
-import { compact as clean, treeInput } from './stages.js';
+import { compact as clean, treeInput, type UserOptions } from './stages.js';
 import type { Input, Mount, Stage } from './types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -314,16 +314,8 @@ export function erofsStage(filename: string, treePipeline: string, o: { method: 
   };
 }
 
-export interface KickstartUser {
-  uid?: number;
-  gid?: number;
-  groups?: string[];
-  description?: string;
-  home?: string;
-  shell?: string;
-  password?: string;
-  key?: string;
-}
+/** Kickstart users take the users stage's fields except expiredate. */
+export type KickstartUser = Omit<UserOptions, 'expiredate'>;
 
 export function kickstartStage(o: {
   path: string;
