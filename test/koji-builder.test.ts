@@ -206,7 +206,7 @@ function assertFollowsTranscript(dbl: KojiHubDouble, folder: string, notNeeded: 
   assert.equal(at, recorded.length, `recorded call ${recorded[at]} (#${at} of ${folder}) not made in order; ours: ${ours.join(' ')}`);
 }
 
-const TRANSCRIPTS = new URL('../../../shared/reference/koji-transcripts', import.meta.url).pathname;
+const TRANSCRIPTS = new URL('../../test/fixtures/koji/transcripts', import.meta.url).pathname;
 
 const sha256 = (f: string) => createHash('sha256').update(fs.readFileSync(f)).digest('hex');
 

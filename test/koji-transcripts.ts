@@ -1,4 +1,4 @@
-// Reads the recorded Koji 1.35.3 HTTP exchanges in ../shared/reference/koji-transcripts
+// Reads the recorded Koji 1.35.3 HTTP exchanges committed in test/fixtures/koji/transcripts
 // (relative to the repository root). Each file: ">>> " request line, headers, blank line,
 // Content-Length bytes of body; then "<<< " status line, headers, blank line, body.
 
@@ -20,7 +20,7 @@ export interface Transcript {
 
 // dist/test/<file>.js -> repository root is two levels up
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const TRANSCRIPT_DIR = path.resolve(repoRoot, '..', 'shared', 'reference', 'koji-transcripts');
+export const TRANSCRIPT_DIR = path.resolve(repoRoot, 'test', 'fixtures', 'koji', 'transcripts');
 
 export function header(m: HttpMessage, name: string): string | undefined {
   return m.headers.find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1];
