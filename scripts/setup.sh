@@ -5,9 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 debian_pkgs=(rpm createrepo-c python3-solv ostree xz-utils zstd fdisk dosfstools e2fsprogs
-  qemu-utils bubblewrap squashfs-tools xorriso util-linux cpio gzip tar python3-jsonschema mtools policycoreutils grub-pc-bin erofs-utils isomd5sum)
+  qemu-utils bubblewrap squashfs-tools xorriso util-linux cpio gzip tar python3-jsonschema mtools policycoreutils grub-pc-bin erofs-utils isomd5sum
+  file gnupg openssl passwd systemd)
 fedora_pkgs=(rpm-build createrepo_c python3-solv ostree xz zstd util-linux dosfstools e2fsprogs
-  qemu-img bubblewrap squashfs-tools xorriso cpio gzip tar nodejs npm python3-jsonschema mtools policycoreutils grub2-tools grub2-pc-modules erofs-utils isomd5sum)
+  qemu-img bubblewrap squashfs-tools xorriso cpio gzip tar nodejs npm python3-jsonschema mtools policycoreutils grub2-tools grub2-pc-modules erofs-utils isomd5sum
+  file gnupg2 openssl shadow-utils systemd)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
