@@ -164,21 +164,21 @@ export async function planTaskDownload(session: KojiSession, taskId: number, o: 
   return plan;
 }
 
-class HttpStatusError extends Error {
+export class HttpStatusError extends Error {
   constructor(readonly status: number, url: string) {
     super(`GET ${url}: HTTP ${status}`);
   }
 }
 
-function get(url: string, ca: Buffer | undefined, redirects = 5): Promise<http.IncomingMessage> {
+function get(url: string, ca: Buffer | undefined, signal?: AbortSignal, redirects = 5): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const lib = u.protocol === 'https:' ? https : http;
-    const req = lib.get(u, { ...(ca && u.protocol === 'https:' ? { ca } : {}), agent: false }, (res) => {
+    const req = lib.get(u, { ...(ca && u.protocol === 'https:' ? { ca } : {}), agent: false, ...(signal ? { signal } : {}) }, (res) => {
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400 && res.headers.location && redirects > 0) {
         res.resume();
-        resolve(get(new URL(res.headers.location, u).href, ca, redirects - 1));
+        resolve(get(new URL(res.headers.location, u).href, ca, signal, redirects - 1));
       } else if (status !== 200) {
         res.resume();
         reject(new HttpStatusError(status, url));
@@ -203,11 +203,22 @@ async function fileMatches(p: string, f: PlannedFile): Promise<boolean> {
   return h.digest('hex') === f.checksum.hex;
 }
 
-/** Fetch one file to a temporary name, verify, rename. */
-async function fetchOne(f: PlannedFile, dest: string, ca: Buffer | undefined): Promise<void> {
+/** A file the hub serves, with the size (and checksum, when known) it records for it. */
+export interface VerifiableFile {
+  url: string;
+  size: number;
+  checksum?: { type: 'sha256' | 'md5' | 'sha1'; hex: string };
+}
+
+/**
+ * Fetch one file to a temporary name beside `dest`, verify size and checksum, rename. Used by
+ * `kiln koji download` and by the compose koji backends. HTTP failures are HttpStatusError
+ * (with `.status`), verification failures KilnError.
+ */
+export async function fetchVerified(f: VerifiableFile, dest: string, ca: Buffer | undefined, signal?: AbortSignal): Promise<void> {
   const tmp = path.join(path.dirname(dest), `.${path.basename(dest)}.kiln-part-${randomBytes(4).toString('hex')}`);
   try {
-    const res = await get(f.url, ca);
+    const res = await get(f.url, ca, signal);
     const h = f.checksum ? createHash(f.checksum.type) : undefined;
     let size = 0;
     const ws = fs.createWriteStream(tmp, { flags: 'wx' });
@@ -273,7 +284,7 @@ export async function downloadTask(session: KojiSession, taskId: number, o: Down
     say(`[${n}/${plan.length}] ${f.dest} (${f.size} bytes, from ${f.source === 'build' ? 'the build' : `task ${f.taskId}`})`);
     for (let attempt = 0; ; attempt++) {
       try {
-        await fetchOne(f, dest, ca);
+        await fetchVerified(f, dest, ca);
         break;
       } catch (e) {
         if (!transient(e) || attempt >= retries) {

@@ -3,12 +3,10 @@
 // resumed compose re-attaches to a task that is still running instead of submitting it twice),
 // and fetching a file the hub serves - linked from a mounted topdir when one is configured
 // (Pungi's koji_downloader), else downloaded from topurl to a temporary name, checked and renamed.
-import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import * as https from 'node:https';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fetchVerified, type VerifiableFile } from '../../koji/download.js';
 import { KojiCallIndeterminateError } from '../../koji/faults.js';
 import { isTransient } from '../../koji/watch.js';
 import { KilnError } from '../../util/errors.js';
@@ -84,12 +82,8 @@ export function recordedTask(tree: ComposeTree, groupId: string, method: string)
   }
 }
 
-export interface RemoteFile {
-  /** URL under topurl */
-  url: string;
-  size: number;
-  checksum?: { type: 'md5' | 'sha1' | 'sha256'; hex: string };
-}
+/** A file under topurl with the size/checksum the hub records (see fetchVerified). */
+export type RemoteFile = VerifiableFile;
 
 export interface FetchOptions {
   topurl: string;
@@ -125,7 +119,7 @@ export async function fetchHubFile(f: RemoteFile, dest: string, o: FetchOptions)
   const retries = o.retries ?? 3;
   for (let attempt = 0; ; attempt++) {
     try {
-      await download(f, dest, ca, o.signal);
+      await fetchVerified(f, dest, ca, o.signal);
       return;
     } catch (e) {
       const httpStatus = (e as { status?: number }).status;
@@ -135,53 +129,5 @@ export async function fetchHubFile(f: RemoteFile, dest: string, o: FetchOptions)
       }
       await sleep((o.retryDelayMs ?? 2000) * 2 ** attempt);
     }
-  }
-}
-
-function get(url: string, ca: Buffer | undefined, signal: AbortSignal | undefined, redirects = 5): Promise<http.IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const u = new URL(url);
-    const lib = u.protocol === 'https:' ? https : http;
-    const req = lib.get(u, { ...(ca && u.protocol === 'https:' ? { ca } : {}), agent: false, ...(signal ? { signal } : {}) }, (res) => {
-      const status = res.statusCode ?? 0;
-      if (status >= 300 && status < 400 && res.headers.location && redirects > 0) {
-        res.resume();
-        resolve(get(new URL(res.headers.location, u).href, ca, signal, redirects - 1));
-      } else if (status !== 200) {
-        res.resume();
-        reject(Object.assign(new Error(`GET ${url}: HTTP ${status}`), { status }));
-      } else resolve(res);
-    });
-    req.setTimeout(300_000, () => req.destroy(new Error(`no data for 300 s from ${url}`)));
-    req.on('error', reject);
-  });
-}
-
-async function download(f: RemoteFile, dest: string, ca: Buffer | undefined, signal: AbortSignal | undefined): Promise<void> {
-  const tmp = path.join(path.dirname(dest), `.${path.basename(dest)}.kiln-part-${randomBytes(4).toString('hex')}`);
-  try {
-    const res = await get(f.url, ca, signal);
-    const h = f.checksum ? createHash(f.checksum.type) : undefined;
-    let size = 0;
-    const ws = fs.createWriteStream(tmp, { flags: 'wx' });
-    await new Promise<void>((resolve, reject) => {
-      res.on('data', (d: Buffer) => {
-        size += d.length;
-        h?.update(d);
-      });
-      res.on('aborted', () => reject(new Error(`GET ${f.url}: connection closed before the end`)));
-      res.on('error', reject);
-      ws.on('error', reject);
-      ws.on('finish', () => resolve());
-      res.pipe(ws);
-    });
-    if (size !== f.size) throw new KilnError(`${f.url}: got ${size} bytes, the hub says ${f.size}`);
-    if (h && f.checksum) {
-      const got = h.digest('hex');
-      if (got !== f.checksum.hex) throw new KilnError(`${f.url}: ${f.checksum.type} ${got} does not match the hub's ${f.checksum.hex}`);
-    }
-    fs.renameSync(tmp, dest);
-  } finally {
-    fs.rmSync(tmp, { force: true });
   }
 }
