@@ -16,14 +16,16 @@ const stagesJs = path.resolve(here, '../src/executor/stages/index.js');
 // The child builds: truncate, mkfs.ext4 on a loop device, then a slow stage holding a loop device
 // and a mount. The slow stage is test-only, registered through the stage registry.
 const CHILD = `
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { runManifest } from ${JSON.stringify(runJs)};
 import { registerStage } from ${JSON.stringify(stagesJs)};
 const [store, out, marker] = process.argv.slice(2);
 registerStage({
   type: 'kiln.test.sleep',
   async run(ctx) {
-    writeFileSync(marker, JSON.stringify({ mount: ctx.mounts.root.path, device: ctx.devices.disk.path }));
+    // written whole, then renamed: the test polls for the marker and must never read it half-written
+    writeFileSync(marker + '.tmp', JSON.stringify({ mount: ctx.mounts.root.path, device: ctx.devices.disk.path }));
+    renameSync(marker + '.tmp', marker);
     await ctx.run(['sleep', '60']);
   },
 });
