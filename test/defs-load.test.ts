@@ -78,9 +78,13 @@ test('fedora-42 minimal-raw-xz x86_64 matches the F42 reference', () => {
   assert.equal(r.image_config.default_kernel, 'kernel-core');
   assert.equal(r.distro.runner, 'org.osbuild.fedora42');
   assert.equal(r.distro.module_platform_id, 'platform:f42');
-  // build root as computed upstream for this image (reference §4.6)
+  // build root as computed upstream for this image (reference §4.6), plus zstd: Kiln's one
+  // deliberate addition (definitions/distros.yaml says why)
   assert.deepEqual(r.package_sets.build.include,
-    ['coreutils', 'dosfstools', 'e2fsprogs', 'glibc', 'policycoreutils', 'python3', 'rpm', 'selinux-policy-targeted', 'systemd', 'xz']);
+    ['coreutils', 'dosfstools', 'e2fsprogs', 'glibc', 'policycoreutils', 'python3', 'rpm', 'selinux-policy-targeted', 'systemd', 'xz', 'zstd']);
+  // ...so the zst variant asks for the very same build root, and shares every pipeline before its last
+  const zst = resolveImageType(defs, 'fedora-42', 'minimal-raw-zst', 'x86_64');
+  assert.deepEqual(zst.package_sets.build.include, r.package_sets.build.include);
   const os = r.package_sets.os;
   for (const p of ['@core', 'initial-setup', 'kernel', 'dosfstools', 'e2fsprogs', 'grub2-efi-x64', 'shim-x64', 'efibootmgr', 'dracut-config-generic']) {
     assert.ok(os.include.includes(p), `os includes ${p}`);
@@ -149,7 +153,7 @@ test('ostree types: refs, urls, partition tables, ignition platform', () => {
   assert.equal(raw.image_config.lock_root_user, true);
   assert.equal(raw.boot_mode, 'uefi');
   assert.deepEqual(raw.package_sets.build.include, ['coreutils', 'dosfstools', 'dracut-config-generic', 'e2fsprogs', 'efibootmgr', 'glibc',
-    'grub2-efi-x64', 'python3', 'rpm-ostree', 'selinux-policy-targeted', 'shadow-utils', 'shim-x64', 'systemd', 'xz']);
+    'grub2-efi-x64', 'python3', 'rpm-ostree', 'selinux-policy-targeted', 'shadow-utils', 'shim-x64', 'systemd', 'xz', 'zstd']);
 
   const q = resolveImageType(defs, 'fedora-42', 'iot-qcow2-image', 'aarch64');
   assert.equal(q.image_config.ignition_platform, 'qemu');
