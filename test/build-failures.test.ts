@@ -191,5 +191,18 @@ describe('resources', () => {
     // a metadata file sits beside each image
     const meta = JSON.parse(readFileSync(join(work, 'o-shared-a', `${BASE}.metadata.json`), 'utf8')) as { image: { sha256: string } };
     assert.match(meta.image.sha256, /^[0-9a-f]{64}$/);
+    // xz and zst images share their build root (definitions: build_base_packages), so every
+    // pipeline before the compression one has the same id: one build makes it, the other waits
+    // on the store's lock and takes it from the cache (or never needs it)
+    const statuses = ['o-shared-a', 'o-shared-b'].map((d, k) => {
+      const f = join(work, d, k === 0 ? `${BASE}.metadata.json` : 'fedora-42-minimal-raw-zst-x86_64.metadata.json');
+      const m = JSON.parse(readFileSync(f, 'utf8')) as { pipelines: { name: string; status: string }[] };
+      return Object.fromEntries(m.pipelines.map((p) => [p.name, p.status]));
+    });
+    for (const shared of ['build', 'os', 'image']) {
+      assert.equal(statuses.filter((st) => st[shared] === 'built').length, 1, `${shared} built once: ${JSON.stringify(statuses)}`);
+    }
+    assert.equal(statuses[0]!['xz'], 'built');
+    assert.equal(statuses[1]!['zstd'], 'built');
   });
 });
