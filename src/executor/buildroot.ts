@@ -95,6 +95,25 @@ export class BuildRoot {
     if (this.mode === 'host') {
       return run(argv, { ...opts, env: { ...process.env, ...(opts.extraEnv ?? {}) } });
     }
-    return run(this.wrap(argv, opts.extraEnv, opts.files), opts);
+    return run(this.wrap(argv, opts.extraEnv, opts.files), opts).catch((e: unknown) => {
+      throw explainExecFailure(e);
+    });
   }
+}
+
+/**
+ * bwrap reports a program the build root cannot start as `bwrap: execvp <tool>: <reason>` (not
+ * there, or not a program for this machine: placeholder packages such as the demo repository's).
+ * Say that in words a user can act on; the stage prefix of the original message is kept.
+ */
+function explainExecFailure(e: unknown): unknown {
+  if (!(e instanceof KilnError)) return e;
+  const m = /bwrap: execvp ([^:\n]+): ([^\n]+)/.exec(e.message);
+  if (!m) return e;
+  const prefix = /^(.*?)command 'bwrap /s.exec(e.message)?.[1] ?? '';
+  return new KilnError(
+    `${prefix}the build root cannot run "${m[1]}" (${m[2]!.trim()}): the build pipeline's packages must provide it as a program for this machine. ` +
+      `Add the package that provides it to the build root, or use --buildroot host to run stages with this machine's tools ` +
+      `(needed for repositories of placeholder packages such as \`kiln demo-repo\`'s)`,
+  );
 }
