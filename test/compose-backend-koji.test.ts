@@ -97,12 +97,15 @@ after(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-const CONFIG = `release: {name: Fedora-Minimal, short: Fedora-Minimal, version: "42"}
+/** The start of a nightly compose config: one product, one variant on x86_64 and aarch64. */
+const configHead = (product: string, variant: string) => `release: {name: ${product}, short: ${product}, version: "42"}
 compose: {type: nightly}
 variants:
-  - {uid: Minimal, name: Minimal, arches: [x86_64, aarch64]}
+  - {uid: ${variant}, name: ${variant}, arches: [x86_64, aarch64]}
 global_release: "!RELEASE_FROM_LABEL_DATE_TYPE_RESPIN"
-global_backend: koji
+`;
+
+const CONFIG = `${configHead('Fedora-Minimal', 'Minimal')}global_backend: koji
 imagebuilder_target: f42-image-builder
 imagebuilder_distro: fedora-42
 imagebuilder_repos: ["https://repos.example/42/$arch/os/"]
@@ -244,12 +247,7 @@ test('koji: Ctrl-C cancels the Koji task and leaves STATUS TERMINATED', async ()
 });
 
 test('remote-service: osbuildImage with the koji-osbuild argument shape; the content-generator build\'s archives are collected per arch', async () => {
-  const config = `release: {name: Fedora-Minimal, short: Fedora-Minimal, version: "42"}
-compose: {type: nightly}
-variants:
-  - {uid: Minimal, name: Minimal, arches: [x86_64, aarch64]}
-global_release: "!RELEASE_FROM_LABEL_DATE_TYPE_RESPIN"
-imagebuilder:
+  const config = `${configHead('Fedora-Minimal', 'Minimal')}imagebuilder:
   "^Minimal$":
     - {name: Fedora-Minimal-remote, types: [minimal-raw-xz], backend: remote-service, target: f42-image-builder, distro: fedora-42,
        repos: ["https://repos.example/42/$arch/os/"], failable: ["*"]}
@@ -317,12 +315,7 @@ imagebuilder:
 });
 
 test('koji: the IoT chain - the commit built in Koji is merged into one repository and handed to the deployment task', async () => {
-  const config = `release: {name: Fedora-IoT, short: Fedora-IoT, version: "42"}
-compose: {type: nightly}
-variants:
-  - {uid: IoT, name: IoT, arches: [x86_64, aarch64]}
-global_release: "!RELEASE_FROM_LABEL_DATE_TYPE_RESPIN"
-global_backend: koji
+  const config = `${configHead('Fedora-IoT', 'IoT')}global_backend: koji
 imagebuilder_target: f42-image-builder
 imagebuilder_repos: ["https://repos.example/42/$arch/os/"]
 translate_paths: [["${tmp}/", "file://${tmp}/served/"]]
@@ -350,21 +343,7 @@ imagebuilder:
   ]);
 });
 
-// `kiln compose --backend koji` as a process: hub flags, password login, --json
-const LAUNCHER = `
-import { Command } from 'commander';
-import { registerComposeCommand } from './dist/src/cli/compose.js';
-import { KilnError } from './dist/src/util/errors.js';
-const program = new Command('kiln').option('--definitions <dir>').option('-v, --verbose').exitOverride();
-registerComposeCommand(program);
-try {
-  await program.parseAsync(process.argv.slice(1), { from: 'user' });
-} catch (e) {
-  process.stderr.write('error: ' + e.message + '\\n');
-  process.exitCode = e instanceof KilnError ? e.exitCode : (e.exitCode ?? 1);
-}
-`;
-
+// `kiln compose --backend koji` as a process (the real CLI, bin/kiln.js): hub flags, password login, --json
 test('kiln compose --backend koji: flags, login, JSON report', async () => {
   const cfgFile = path.join(tmp, 'cli-koji.yaml');
   fs.writeFileSync(
@@ -376,7 +355,7 @@ test('kiln compose --backend koji: flags, login, JSON report', async () => {
   const { spawn } = await import('node:child_process');
   const root = path.resolve(import.meta.dirname, '..', '..');
   const args = [
-    '--input-type=module', '-e', LAUNCHER, 'compose', cfgFile, '--topdir', path.join(tmp, 'cli'), '--date', '20251127', '--json',
+    path.join(root, 'bin', 'kiln.js'), 'compose', cfgFile, '--topdir', path.join(tmp, 'cli'), '--date', '20251127', '--json',
     '--backend', 'koji', '--hub', hub.url, '--topurl', hub.topurl, '--koji-user', 'imguser', '--koji-password-file', pw, '--poll-interval', '0.05',
   ];
   const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {

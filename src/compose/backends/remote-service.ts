@@ -7,16 +7,13 @@
 // checksum). As in Pungi, failure is all-or-nothing per task: koji-osbuild has no per-arch
 // failable subtasks, so a failed task fails every arch of the group (each still failable or not
 // as configured).
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { KilnError } from '../../util/errors.js';
-import type { KojiSession } from '../../koji/session.js';
-import { TASK_STATE, watchTask } from '../../koji/watch.js';
+import type { WatchResult } from '../../koji/watch.js';
 import { kwargs, type XmlRpcStruct, type XmlRpcValue } from '../../koji/xmlrpc.js';
-import type { ComposeBackend, JobContext, JobOutcome, JobResult } from '../backend.js';
+import type { JobContext } from '../backend.js';
 import type { ImageJob, JobGroup } from '../planner.js';
-import { fetchHubFile, recordTask, recordedTask, withHubRetry, type RemoteFile } from './koji-common.js';
-import { groupOfJob, TOPDIR_ONLY_URL, type KojiBackendOptions } from './koji.js';
+import { KojiTaskBackend, withHubRetry, type CollectJob, type HubRetryOptions, type KojiBackendOptions, type RemoteFile } from './koji-common.js';
 
 const CHECKSUM_TYPES: Record<number, 'md5' | 'sha1' | 'sha256'> = { 0: 'md5', 1: 'sha1', 2: 'sha256' };
 
@@ -40,124 +37,31 @@ export function osbuildImageParams(group: JobGroup, arches: string[], ostreeUrl?
   return [group.name, group.version, group.distro, [group.type], group.target, [...arches], opts];
 }
 
-export class RemoteServiceBackend implements ComposeBackend {
-  readonly kind = 'remote-service' as const;
-  private readonly active = new Set<number>();
-  private cancelled = false;
-
-  constructor(private readonly o: KojiBackendOptions) {
-    if (!o.topurl && !o.topdir) throw new KilnError('remote-service backend: needs the hub\'s topurl (koji.topurl / --topurl) or a mounted topdir (--koji-topdir)');
+export class RemoteServiceBackend extends KojiTaskBackend {
+  constructor(o: KojiBackendOptions) {
+    super(o, { kind: 'remote-service', method: 'osbuildImage', watchLogDir: 'osbuild' });
   }
 
-  private get topurl(): string {
-    return (this.o.topurl ?? TOPDIR_ONLY_URL).replace(/\/+$/, '');
-  }
-
-  private taskRef(id: number): string {
-    return this.o.weburl ? `${this.o.weburl.replace(/\/+$/, '')}/taskinfo?taskID=${id}` : `task ${id}`;
-  }
-
-  async run(job: ImageJob, ctx: JobContext): Promise<JobResult> {
-    const out = (await this.runGroup(groupOfJob(job), [job], { [job.arch]: ctx }))[job.arch];
-    if (!out || !out.ok) throw out?.error ?? new KilnError(`${job.id}: no result`);
-    return out.result;
-  }
-
-  async runGroup(group: JobGroup, jobs: ImageJob[], ctxs: Record<string, JobContext>): Promise<Record<string, JobOutcome>> {
-    const first = ctxs[jobs[0].arch];
-    const { tree, signal } = first;
-    const say = (m: string) => {
-      for (const j of jobs) {
-        fs.mkdirSync(path.dirname(ctxs[j.arch].logFile), { recursive: true });
-        fs.appendFileSync(ctxs[j.arch].logFile, `${m}\n`);
-      }
-      first.log(m);
-    };
-    const retry = { signal, log: say, ...(this.o.maxOfflineMs !== undefined ? { maxOfflineMs: this.o.maxOfflineMs } : {}), ...(this.o.retryDelayMs !== undefined ? { firstDelayMs: this.o.retryDelayMs } : {}) };
-    if (this.cancelled) throw new KilnError(`${group.id}: cancelled`);
-    const arches = jobs.map((j) => j.arch);
+  protected params(group: JobGroup, jobs: ImageJob[], ctxs: Record<string, JobContext>): XmlRpcValue[] {
     const srcUrls = [...new Set(jobs.map((j) => ctxs[j.arch].ostreeSource?.url).filter((u): u is string => !!u))];
     if (srcUrls.length > 1) throw new KilnError(`${group.id}: the commit to deploy is not in one repository for all arches`);
-    const params = osbuildImageParams(group, arches, srcUrls[0]);
+    return osbuildImageParams(group, jobs.map((j) => j.arch), srcUrls[0]);
+  }
 
-    let taskId: number | undefined;
-    const rec = recordedTask(tree, group.id, 'osbuildImage');
-    if (rec && rec.arches.join(' ') === [...arches].sort().join(' ')) {
-      const info = (await withHubRetry(`${group.id}: getTaskInfo`, () => this.o.session.call('getTaskInfo', rec.taskId), retry)) as XmlRpcStruct | null;
-      if (info && info.state !== TASK_STATE.FAILED && info.state !== TASK_STATE.CANCELED) taskId = rec.taskId;
-    }
-    if (taskId) say(`${group.id}: re-attaching to Koji ${this.taskRef(taskId)} from an earlier run`);
-    else {
-      // osbuildImage creates a task: never repeated when its effect is unknown (withHubRetry)
-      const id = await withHubRetry(`${group.id}: osbuildImage`, () => this.o.session.call('osbuildImage', ...params), retry);
-      if (typeof id !== 'number') throw new KilnError(`${group.id}: osbuildImage returned ${JSON.stringify(id)} instead of a task id`);
-      taskId = id;
-      recordTask(tree, group.id, 'osbuildImage', taskId, arches);
-      say(`${group.id}: osbuildImage(${JSON.stringify(params.slice(0, 6)).slice(1, -1)}) -> Task URL: ${this.taskRef(taskId)}`);
-    }
-    this.active.add(taskId);
-    const logFile = path.join(tree.globalLogDir(), 'osbuild', `${group.id.replace(/[^A-Za-z0-9._+-]/g, '_')}-watch-task.log`);
-    fs.mkdirSync(path.dirname(logFile), { recursive: true });
-    let res;
-    try {
-      res = await watchTask(this.o.session, taskId, {
-        out: { write: (s: string) => fs.appendFileSync(logFile, s) },
-        live: false,
-        pollMs: this.o.pollMs ?? 15_000,
-        maxPollMs: this.o.maxPollMs ?? 60_000,
-        ...(this.o.maxOfflineMs !== undefined ? { maxOfflineMs: this.o.maxOfflineMs } : {}),
-        signal,
-      });
-    } finally {
-      this.active.delete(taskId);
-    }
-    if (res.interrupted || signal.aborted) {
-      // stopped while the task runs: cancel it now (Pungi's TERMINATED handler does the same)
-      await this.cancelTask(taskId);
-      throw new KilnError(`${group.id}: cancelled (Koji ${this.taskRef(taskId)})`);
-    }
-    const outcomes: Record<string, JobOutcome> = {};
-    const failAll = (why: string) => {
-      for (const j of jobs) outcomes[j.arch] = { ok: false, error: new KilnError(`${j.id}: ${why}`) };
-      return outcomes;
-    };
-    if (res.state !== TASK_STATE.CLOSED) {
-      const reason = res.tasks.find((t) => t.id === taskId)?.failure;
-      return failAll(`Koji osbuildImage ${this.taskRef(taskId)} ${res.stateName}${reason ? `: ${reason}` : ''}`);
-    }
+  protected async submit(group: JobGroup, params: XmlRpcValue[], retry: HubRetryOptions): Promise<number> {
+    const id = await withHubRetry(`${group.id}: osbuildImage`, () => this.o.session.call('osbuildImage', ...params), retry);
+    if (typeof id !== 'number') throw new KilnError(`${group.id}: osbuildImage returned ${JSON.stringify(id)} instead of a task id`);
+    return id;
+  }
 
-    let byArch: Map<string, (RemoteFile & { name: string })[]>;
-    try {
-      byArch = await withHubRetry(`${group.id}: reading the build of task ${taskId}`, () => this.archives(taskId!), retry);
-    } catch (e) {
-      return failAll((e as Error).message);
-    }
-    for (const j of jobs) {
+  /** koji-osbuild has no per-arch subtasks: each arch's files are the build's archives for it. */
+  protected async outputs(group: JobGroup, taskId: number, _res: WatchResult, retry: HubRetryOptions): Promise<CollectJob> {
+    const byArch = await withHubRetry(`${group.id}: reading the build of task ${taskId}`, () => this.archives(taskId), retry);
+    return async (j, ctx) => {
       const list = byArch.get(j.arch) ?? [];
-      if (list.length === 0) {
-        outcomes[j.arch] = { ok: false, error: new KilnError(`${j.id}: the build of Koji ${this.taskRef(taskId)} has no archive for ${j.arch}`) };
-        continue;
-      }
-      try {
-        const files: string[] = [];
-        for (const f of list) {
-          const dest = path.join(ctxs[j.arch].outputDir, f.name);
-          await fetchHubFile(f, dest, {
-            topurl: this.topurl,
-            ...(this.o.topdir ? { topdir: this.o.topdir } : {}),
-            ...(this.o.linkType ? { linkType: this.o.linkType } : {}),
-            ...(this.o.serverCa ? { serverCa: this.o.serverCa } : {}),
-            signal,
-          });
-          files.push(dest);
-          fs.appendFileSync(ctxs[j.arch].logFile, `fetched ${f.name} (${f.size} bytes): ${f.url}\n`);
-        }
-        outcomes[j.arch] = { ok: true, result: { files, info: { koji_task: taskId } } };
-      } catch (e) {
-        outcomes[j.arch] = { ok: false, error: new KilnError(`${j.id}: ${(e as Error).message}`) };
-      }
-    }
-    return outcomes;
+      if (list.length === 0) throw new KilnError(`the build of Koji ${this.taskRef(taskId)} has no archive for ${j.arch}`);
+      return { files: await this.fetch(list, ctx), info: { koji_task: taskId } };
+    };
   }
 
   /** The content-generator build's image archives by arch (Pungi: archive.extra.image.arch). */
@@ -187,19 +91,5 @@ export class RemoteServiceBackend implements ComposeBackend {
       (out.get(arch) ?? out.set(arch, []).get(arch)!).push(f);
     }
     return out;
-  }
-
-  private async cancelTask(id: number): Promise<void> {
-    try {
-      await this.o.session.call('cancelTask', id);
-      this.o.log?.(`cancelled Koji ${this.taskRef(id)}`);
-    } catch (e) {
-      this.o.log?.(`cancelling Koji ${this.taskRef(id)}: ${(e as Error).message}`);
-    }
-  }
-
-  async cancel(): Promise<void> {
-    this.cancelled = true;
-    await Promise.all([...this.active].map((id) => this.cancelTask(id)));
   }
 }
