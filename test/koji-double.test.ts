@@ -591,6 +591,110 @@ describe('hub double behaviour', () => {
   });
 });
 
+// ------------------------------------------------------------------------------ build recycling
+
+// Koji 1.35.3 kojihub.py, host.initImageBuild -> get_next_build -> new_build -> recycle_build:
+// an NVR that exists already is reused when it FAILED or was CANCELED (same id, new task, old
+// files gone), and refused otherwise. The expected fault texts below are written out from
+// reading that source, not produced by the double.
+describe('hub double: initImageBuild on an existing NVR', () => {
+  let hub: KojiHubDouble;
+  let top: string;
+  let h: Sess;
+  before(async () => {
+    top = tmp();
+    hub = await startKojiHubDouble({
+      ...recordedSeed(top),
+      builds: [
+        { name: 'Fedora-Minimal', version: '42', release: '1', owner: 'imguser' }, // id 1, COMPLETE
+        { name: 'Fedora-Minimal', version: '42', release: '2', owner: 'imguser', state: 'FAILED' }, // id 2
+        { name: 'Fedora-Minimal', version: '42', release: '3', owner: 'imguser', state: 'FAILED', tags: ['f42'] }, // id 3
+        { name: 'Fedora-Minimal', version: '42', release: '4', owner: 'imguser', state: 'DELETED' }, // id 4
+        { name: 'Fedora-Minimal', version: '42', release: '5', owner: 'imguser', state: 'CANCELED' }, // id 5
+      ],
+    });
+    h = await hostSession(hub);
+    await rpc(hub, h, 'host.updateHost', 0, true, kwargs({ data: { maxjobs: 10 } }));
+  });
+  after(() => hub.stop());
+
+  /** A parent task submitted by imguser and opened by the host. */
+  async function openParent(): Promise<number> {
+    const u = await login(hub, 'imguser', 'imgpass');
+    const id = (await rpc(hub, u, 'imageBuilderBuild', 'f42-image-builder', ['x86_64'], ['minimal-raw-xz'], 'Fedora-Minimal', '42', {})) as number;
+    await rpc(hub, h, 'host.getTasks');
+    await rpc(hub, h, 'host.openTask', id);
+    return id;
+  }
+  const init = (task: number, release: string | null) =>
+    rpc(hub, h, 'host.initImageBuild', task, { name: 'Fedora-Minimal', version: '42', release, epoch: 0 }) as Promise<XmlRpcStruct>;
+  const getBuild = (nvr: string) => rpc(hub, h, 'getBuild', nvr) as Promise<XmlRpcStruct>;
+  /** new_build's copy of the request, as the hub prints it with %r */
+  const dataRepr = (release: string, task: number) =>
+    `{'name': 'Fedora-Minimal', 'version': '42', 'release': '${release}', 'epoch': 0, 'task_id': ${task}, 'owner': 2, 'state': 0, ` +
+    `'completion_time': None, 'pkg_id': 1, 'extra': None, 'start_time': 'NOW', 'source': None, 'volume_id': 0, 'draft': False}`;
+
+  test('a FAILED build is recycled: same id and NVR, the new task and owner, BUILDING, old files removed', async () => {
+    const before = await getBuild('Fedora-Minimal-42-2');
+    assert.equal(before.state, 3);
+    const stray = path.join(top, 'packages', 'Fedora-Minimal', '42', '2', 'images', 'old.raw.xz');
+    fs.mkdirSync(path.dirname(stray), { recursive: true });
+    fs.writeFileSync(stray, 'left over');
+    const count = hub.state.builds.size;
+    const p = await openParent();
+    const r = await init(p, '2');
+    assert.deepEqual(r, { name: 'Fedora-Minimal', version: '42', release: '2', epoch: 0, task_id: p, owner: 2, state: 0, completion_time: null, id: before.id });
+    assert.deepEqual(Object.keys(r), ['name', 'version', 'release', 'epoch', 'task_id', 'owner', 'state', 'completion_time', 'id']);
+    assert.equal(hub.state.builds.size, count, 'no second build row');
+    const after = await getBuild('Fedora-Minimal-42-2');
+    assert.deepEqual([after.id, after.state, after.task_id, after.owner_name, after.completion_time], [before.id, 0, p, 'imguser', null]);
+    assert.ok((after.creation_event_id as number) > (before.creation_event_id as number), 'a new create event');
+    assert.ok(!fs.existsSync(path.join(top, 'packages', 'Fedora-Minimal', '42', '2')), 'the stray build directory is gone');
+    assert.deepEqual(await rpc(hub, h, 'getImageBuild', before.id as number), { build_id: before.id });
+
+    // the same task asking again (a restarted parent) gets the same build, unchanged
+    assert.equal((await init(p, '2')).id, before.id);
+    assert.equal((await getBuild('Fedora-Minimal-42-2')).creation_event_id, after.creation_event_id);
+    // another task may not take a build in progress
+    const q = await openParent();
+    await assert.rejects(init(q, '2'), fault(1000, new RegExp(`^Build already in progress \\(task ${p}\\)$`)));
+
+    // failed again, and with archive data it can no longer be recycled
+    await rpc(hub, h, 'host.failBuild', p, before.id as number);
+    hub.state.archives.set(999, { id: 999, buildId: before.id as number, typeId: 1, btype: 'image', filename: 'x.raw.xz', size: 1, checksum: '0', checksumType: 2, arch: 'x86_64', extra: null });
+    try {
+      await assert.rejects(init(q, '2'), fault(1000, /^Build already exists\. Unable to recycle, has archive data$/));
+    } finally {
+      hub.state.archives.delete(999);
+    }
+  });
+
+  test('a CANCELED build is recycled, also when the release comes from get_next_release', async () => {
+    // latest COMPLETE/DELETED/BUILDING build is 42-4 (DELETED): next release 5, which is CANCELED
+    const p = await openParent();
+    const r = await init(p, null);
+    assert.equal(r.release, '5');
+    assert.equal(r.id, 5);
+    assert.deepEqual(Object.keys(r), ['name', 'version', 'release', 'epoch', 'task_id', 'owner', 'state', 'completion_time', 'id']);
+    const b = await getBuild('Fedora-Minimal-42-5');
+    assert.deepEqual([b.id, b.state, b.task_id], [5, 0, p]);
+  });
+
+  test('COMPLETE and DELETED builds are refused with the hub\'s GenericError text; tag history blocks recycling', async () => {
+    const p = await openParent();
+    const exact = (s: string) => (e: unknown) => {
+      assert.equal((e as { faultCode?: number }).faultCode, 1000);
+      assert.equal((e as Error).message, s);
+      return true;
+    };
+    await assert.rejects(init(p, '1'), exact(`Build already exists (id=1, state=COMPLETE): ${dataRepr('1', p)}`));
+    await assert.rejects(init(p, '4'), exact(`Build already exists (id=4, state=DELETED): ${dataRepr('4', p)}`));
+    await assert.rejects(init(p, '3'), exact('Build already exists. Unable to recycle, has tag history'));
+    // nothing changed
+    assert.deepEqual([(await getBuild('Fedora-Minimal-42-1')).state, (await getBuild('Fedora-Minimal-42-3')).state, (await getBuild('Fedora-Minimal-42-4')).state], [1, 3, 2]);
+  });
+});
+
 describe('helpers', () => {
   test('pformat matches Python pprint.pformat(width=72)', () => {
     const samples: XmlRpcValue[] = [

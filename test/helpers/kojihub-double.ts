@@ -584,6 +584,7 @@ function seed(state: HubState, opts: KojiHubDoubleOptions): void {
       extra: null, btypes: new Set(['image']),
     });
     for (const tn of b.tags ?? []) state.getTagStrict(tn).tagged.push({ buildId: id, event: state.take('event'), ts, by: owner?.id ?? 1 });
+    if (b.tags?.length) state.tagHistory.add(id);
   }
   for (const t of opts.archiveTypes ?? []) state.addArchiveType(t.name, t.description, t.extensions, t.compressionType ?? null);
 }

@@ -13,6 +13,7 @@ import {
   BTYPES, BUILD_STATES, BUILD_STATE_NAMES, HubError, hubError, nowTs, TASK_STATES, tsString,
   type Build, type Host, type Tag, type Task,
 } from './model.js';
+import { getNextBuild } from './builds.js';
 import { imageBuilderBuildArgsError } from './schema.js';
 
 export interface FileLayout {
@@ -632,23 +633,16 @@ export function hubHandlers(l: FileLayout): Handler[] {
 
   host('initImageBuild(task_id, build_info)', (c, a, h) => {
     const t = assertTaskHost(c, Number(a.task_id), h);
-    const bi = a.build_info as XmlRpcStruct;
-    const name = String(bi.name);
-    const version = String(bi.version);
-    let release = bi.release === null || bi.release === undefined ? c.state.nextRelease(name, version) : String(bi.release);
-    const clash = (r: string) => [...c.state.builds.values()].some((b) => b.name === name && b.version === version && b.release === r);
-    if (clash(release)) {
-      if (bi.release !== null && bi.release !== undefined) throw hubError('GenericError', `Build already exists (id=${c.state.getBuild({ name, version, release })!.id}, state=${BUILD_STATE_NAMES[c.state.getBuild({ name, version, release })!.state]}): ${JSON.stringify(bi)}`);
-      release = c.state.nextRelease(name, version, 2);
-    }
+    // the hub's dict: the request, then these four (in this order; faults print it)
+    const data: XmlRpcStruct = { ...(a.build_info as XmlRpcStruct), task_id: t.id, owner: t.owner, state: BUILD_STATES.BUILDING, completion_time: null };
+    // an existing NVR is reused (restart, FAILED/CANCELED recycle) or refused: see builds.ts.
+    // A refusal changes nothing (all checks come before any change).
+    const id = getNextBuild(c.state, data, { removeBuildDir: (b) => fs.rmSync(buildDir(l, b), { recursive: true, force: true }) });
     c.dirty = true;
-    const b: Build = {
-      id: c.state.take('build'), pkgId: c.state.packageId(name), name, version, release, epoch: (bi.epoch as number | null) ?? null,
-      state: BUILD_STATES.BUILDING, taskId: t.id, ownerId: t.owner, createEvent: c.state.take('event'), createTs: nowTs(), startTs: nowTs(),
-      completionTs: null, extra: (bi.extra as XmlRpcValue) ?? null, btypes: new Set(['image']),
-    };
-    c.state.builds.set(b.id, b);
-    return { ...bi, task_id: t.id, owner: t.owner, state: BUILD_STATES.BUILDING, completion_time: null, id: b.id, release };
+    data.id = id;
+    // new_image_build: the image type row (recycling cleared the old one)
+    c.state.builds.get(id)!.btypes.add('image');
+    return data;
   });
   host('completeImageBuild(task_id, build_id, results)', (c, a, h) => {
     const t = assertTaskHost(c, Number(a.task_id), h);
@@ -734,6 +728,7 @@ export function hubHandlers(l: FileLayout): Handler[] {
     if (tag.tagged.some((x) => x.buildId === b.id)) {
       if (!a.force) throw hubError('TagError', `build ${b.name}-${b.version}-${b.release} already tagged (${tag.name})`);
     } else tag.tagged.push({ buildId: b.id, event: c.state.take('event'), ts: nowTs(), by: owner.id });
+    c.state.tagHistory.add(b.id);
     return null;
   });
   host("tagNotification(is_successful, tag_id, from_id, build_id, user_id, ignore_success=False, failure_msg='')", (c, a) => {

@@ -192,6 +192,8 @@ export class HubState {
   }));
   repos = new Map<number, Repo>();
   tasks = new Map<number, Task>();
+  /** builds that were ever tagged (the hub's tag_listing keeps untagged rows: recycle_build refuses them) */
+  tagHistory = new Set<number>();
   /** host.tagNotification calls, for tests to look at */
   tagNotifications: XmlRpcValue[][] = [];
   /** scheduler: task id -> host ids that refused it (soft refusals are not timed out here) */

@@ -1,0 +1,123 @@
+// A Koji hub double with one target and a running Kiln build host, for builder tests that need
+// the whole task path (hub -> daemon -> handler -> runner) but not koji-builder.test.ts's
+// transcript checks. Same seed and host config as there.
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { parseBuilderConfig, type BuilderConfig } from '../src/koji/builder/config.js';
+import { KojiBuilder } from '../src/koji/builder/daemon.js';
+import type { ImageBuildOutput, ImageBuildRequest, ImageBuildRunner } from '../src/koji/builder/runner.js';
+import { decodeResponse, type XmlRpcStruct, type XmlRpcValue } from '../src/koji/xmlrpc.js';
+import { startKojiHubDouble, TASK_STATES, type KojiHubDouble } from './helpers/kojihub-double.js';
+
+export function makeTmp(prefix: string): { tmp: () => string; cleanup: () => void } {
+  const dirs: string[] = [];
+  return {
+    tmp: () => {
+      const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+      dirs.push(d);
+      return d;
+    },
+    cleanup: () => {
+      for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Harness {
+  dbl: KojiHubDouble;
+  dir: string;
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+/** Hub double (target f42-image-builder: f42-build -> f42 with package Fedora-Minimal) and a host. */
+export async function startHarness(dir: string, runner: ImageBuildRunner, packages = ['Fedora-Minimal']): Promise<Harness> {
+  const dbl = await startKojiHubDouble({
+    topdir: path.join(dir, 'koji'),
+    users: [
+      { name: 'kojiadmin', password: 'adminpass', perms: ['admin'] },
+      { name: 'imguser', password: 'imgpass', perms: ['image'] },
+    ],
+    hosts: [{ name: 'kiln1', password: 'hostpass', arches: 'x86_64 aarch64', capacity: 10, channels: ['default', 'image'] }],
+    tags: [{ name: 'f42-build', arches: 'x86_64 aarch64' }, { name: 'f42', packages }],
+    targets: [{ name: 'f42-image-builder', buildTag: 'f42-build', destTag: 'f42' }],
+    schedulerIntervalMs: 0,
+  });
+  const file = path.join(dir, 'builder.toml');
+  fs.writeFileSync(
+    file,
+    `[hub]\nurl = "${dbl.url}"\ntopurl = "${dbl.topurl}"\n\n[auth]\ntype = "password"\nuser = "kiln1"\npassword = "hostpass"\n\n` +
+      `[host]\nname = "kiln1"\narches = ["x86_64", "aarch64"]\nmax_jobs = 4\ncapacity = 4.0\npoll_interval = 0.05\nlog_interval = 0.05\n\n` +
+      `[build]\nwork_dir = "${dir}/work"\ncache_dir = "${dir}/cache"\nbuildroot = "host"\n`,
+  );
+  const cfg: BuilderConfig = parseBuilderConfig(fs.readFileSync(file, 'utf8'), file);
+  const logs: string[] = [];
+  const builder = new KojiBuilder(cfg, { runner, log: (m) => logs.push(m) });
+  await builder.start();
+  const loop = builder.run();
+  return {
+    dbl,
+    dir,
+    logs,
+    stop: async () => {
+      await builder.stop();
+      await loop;
+      await dbl.stop();
+    },
+  };
+}
+
+export function submit(dbl: KojiHubDouble, arches: string[], opts: XmlRpcStruct, types = ['minimal-raw-xz'], name = 'Fedora-Minimal', version = '42'): number {
+  return Number(dbl.callAs('imguser', 'imageBuilderBuild', ['f42-image-builder', arches, types, name, version, opts]));
+}
+
+const FINISHED: number[] = [TASK_STATES.CLOSED, TASK_STATES.FAILED, TASK_STATES.CANCELED];
+
+export async function waitTask(dbl: KojiHubDouble, id: number, timeoutMs = 60_000): Promise<number> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const t = dbl.state.tasks.get(id);
+    if (t && FINISHED.includes(t.state)) return t.state;
+    if (Date.now() > end) throw new Error(`timed out waiting for task ${id}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A finished task's result: the value, or the fault. */
+export function result(dbl: KojiHubDouble, id: number): { value?: XmlRpcValue; fault?: { faultCode: number; faultString: string } } {
+  const r = decodeResponse(dbl.state.tasks.get(id)!.result!);
+  return r.kind === 'value' ? { value: r.value } : { fault: r.fault };
+}
+
+export function children(dbl: KojiHubDouble, parent: number) {
+  return [...dbl.state.tasks.values()].filter((t) => t.parent === parent);
+}
+
+/** Writes `<outputName>.raw.xz` (random bytes), a manifest and an SBOM; fails while `fail` is set. */
+export class SmallRunner implements ImageBuildRunner {
+  builds: ImageBuildRequest[] = [];
+  fail = false;
+  written = new Map<string, string>(); // basename -> sha256
+  async imageExtension(): Promise<string> {
+    return 'raw.xz';
+  }
+  async sideFileSuffixes(): Promise<string[]> {
+    return ['osbuild-manifest.json', 'image-os.spdx.json'];
+  }
+  async build(req: ImageBuildRequest): Promise<ImageBuildOutput> {
+    this.builds.push(req);
+    if (this.fail) throw new Error(`stage org.osbuild.rpm failed for ${req.arch}`);
+    const image = path.join(req.outputDir, `${req.outputName}.raw.xz`);
+    const data = randomBytes(2048);
+    fs.writeFileSync(image, data);
+    this.written.set(path.basename(image), createHash('sha256').update(data).digest('hex'));
+    const manifest = path.join(req.outputDir, `${req.outputName}.osbuild-manifest.json`);
+    fs.writeFileSync(manifest, JSON.stringify({ version: '2', pipelines: [] }));
+    const sbom = path.join(req.outputDir, `${req.outputName}.image-os.spdx.json`);
+    fs.writeFileSync(sbom, JSON.stringify({ spdxVersion: 'SPDX-2.3' }));
+    return { image, sideFiles: [manifest, sbom], packages: [] };
+  }
+}
