@@ -43,6 +43,11 @@ export interface ManifestOptions {
   seed?: bigint;
   ostree?: OstreeOptions;
   useLibrepo?: boolean;
+  /**
+   * Overrides the distro's `preview` (prerelease) flag for this build only, like upstream's
+   * hidden --preview; undefined keeps what the definitions say.
+   */
+  preview?: boolean;
   /** repository metadata cache */
   rpmmdCache?: string;
   /** where messages for the user go (stderr in the CLI) */
@@ -82,13 +87,22 @@ function pickDistro(opts: ManifestOptions, bp: Blueprint): string {
   return host;
 }
 
+/**
+ * The image type with its distro's preview flag overridden. Copies rather than edits: the
+ * resolved distro may be shared with other image types of the same definitions.
+ */
+export function withPreview(it: ResolvedImageType, preview: boolean | undefined): ResolvedImageType {
+  if (preview === undefined || preview === it.distro.preview) return it;
+  return { ...it, distro: { ...it.distro, preview } };
+}
+
 export async function generateManifest(opts: ManifestOptions): Promise<ManifestResult> {
   const definitions = loadDefinitions(opts.definitionsDir);
   const blueprint = opts.blueprint ?? (opts.blueprintPath ? loadBlueprint(opts.blueprintPath) : emptyBlueprint());
   const distro = pickDistro(opts, blueprint);
   const arch = stripPrefix(opts.arch, 'arch') ?? hostArch();
   const typeName = stripPrefix(opts.imageType, 'type')!;
-  const imageType = resolveImageType(definitions, distro, typeName, arch);
+  const imageType = withPreview(resolveImageType(definitions, distro, typeName, arch), opts.preview);
   checkSupported(blueprint, imageType.blueprint.supported_options, imageType.blueprint.required_options, imageType.name);
 
   const repos = selectRepos(opts, definitions, imageType);

@@ -1,5 +1,5 @@
 // `manifest TYPE`: print the osbuild v2 manifest for an image type.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { formatManifest, generateManifest } from '../build/manifest.js';
 import { KilnError } from '../util/errors.js';
 import { globalOpts } from './main.js';
@@ -14,6 +14,8 @@ export interface ManifestFlags {
   ostreeParent?: string;
   useLibrepo: boolean;
   rpmmdCache?: string;
+  /** set only when --preview was given: overrides the distro's preview (prerelease) flag */
+  preview?: boolean;
 }
 
 /** Go-style boolean flag values: `--use-librepo=false`. */
@@ -33,6 +35,22 @@ export function parseSeed(value: string | undefined): bigint | undefined {
   return BigInt(value);
 }
 
+// The spellings Go's strconv.ParseBool accepts, which is what upstream's --preview flag parses.
+const GO_TRUE = ['1', 't', 'T', 'TRUE', 'true', 'True'];
+const GO_FALSE = ['0', 'f', 'F', 'FALSE', 'false', 'False'];
+
+/**
+ * `--preview`, `--preview=false` (upstream's form) and `--preview false` (the separate value
+ * koji-image-builder's build host passes) all work. Because the value is optional, a bare
+ * `--preview` directly before the image type would take the type as its value; that is
+ * reported as a bad value rather than silently building the wrong thing.
+ */
+export function parsePreview(value: string | undefined): boolean {
+  if (value === undefined || GO_TRUE.includes(value)) return true;
+  if (GO_FALSE.includes(value)) return false;
+  throw new KilnError(`--preview: invalid value "${value}": expected true or false (write --preview=true when the image type follows)`);
+}
+
 /** Adds the flags `manifest` and `build` share (upstream copies the flag set the same way). */
 export function addManifestFlags(cmd: Command): Command {
   return cmd
@@ -44,7 +62,13 @@ export function addManifestFlags(cmd: Command): Command {
     .option('--ostree-ref <ref>', 'ostree ref ($arch is substituted)')
     .option('--ostree-parent <ref>', 'ostree parent commit or ref')
     .option('--use-librepo [bool]', 'download packages with org.osbuild.librepo (mirrors) instead of org.osbuild.curl', parseBool('--use-librepo'), true)
-    .option('--rpmmd-cache <dir>', 'repository metadata cache directory');
+    .option('--rpmmd-cache <dir>', 'repository metadata cache directory')
+    // hidden like upstream's: for release engineering (Pungi RC composes via Koji), not for users
+    .addOption(
+      new Option('--preview [bool]', "override the distro's preview (prerelease) state; without the flag the definitions decide")
+        .argParser(parsePreview)
+        .hideHelp(),
+    );
 }
 
 export function manifestOptionsFrom(type: string, o: ManifestFlags, cmd: Command) {
@@ -62,6 +86,7 @@ export function manifestOptionsFrom(type: string, o: ManifestFlags, cmd: Command
     ostree,
     useLibrepo: o.useLibrepo,
     rpmmdCache: o.rpmmdCache ?? defaultRpmmdCache(),
+    ...(o.preview !== undefined ? { preview: o.preview } : {}),
     log: (msg: string) => process.stderr.write(msg + '\n'),
   };
 }

@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 
 import type { Blueprint } from '../../blueprint/types.js';
-import { buildImage, extensionOf } from '../../build/build.js';
+import { buildImage, extensionOf, type BuildOptions } from '../../build/build.js';
 import { LineProgress } from '../../build/progress.js';
 import { hostDistro, loadDefinitions, resolveImageType } from '../../defs/index.js';
 import type { BuildRootMode } from '../../executor/buildroot.js';
@@ -56,6 +56,39 @@ export interface ImageBuildRunner {
   build(req: ImageBuildRequest): Promise<ImageBuildOutput>;
 }
 
+/**
+ * The `kiln build` options for a task's request: what koji-image-builder turns into
+ * image-builder flags (--force-repo, --seed, --preview, --ostree-*, --with-sbom,
+ * --with-manifest, --output-name) as Kiln's build options.
+ */
+export function buildOptionsFor(req: ImageBuildRequest): BuildOptions {
+  return {
+    imageType: req.imageType,
+    arch: req.arch,
+    ...(req.distro ? { distro: req.distro } : {}),
+    ...(req.blueprint ? { blueprint: req.blueprint } : {}),
+    forceRepos: req.repos,
+    ...(req.seed !== undefined ? { seed: req.seed } : {}),
+    // opts.preview, when the task has one, overrides the distro's preview flag (upstream passes
+    // `--preview true|false` to image-builder)
+    ...(req.preview !== undefined ? { preview: req.preview } : {}),
+    ...(req.ostree ? { ostree: req.ostree } : {}),
+    ...(req.definitionsDir ? { definitionsDir: req.definitionsDir } : {}),
+    rpmmdCache: join(req.cacheDir, 'rpmmd'),
+    outputDir: req.outputDir,
+    outputName: req.outputName,
+    cacheDir: req.cacheDir,
+    withManifest: true,
+    withSbom: true,
+    withBuildlog: false,
+    buildroot: req.buildroot,
+    progress: 'verbose',
+    progressSink: new LineProgress((s) => req.log(s.replace(/\n$/, ''))),
+    signal: req.signal,
+    log: (m: string) => req.log(m),
+  };
+}
+
 /** The default runner: Kiln's `buildImage`. */
 export class KilnImageBuildRunner implements ImageBuildRunner {
   async imageExtension(req: ImageBuildRequest): Promise<string> {
@@ -70,29 +103,8 @@ export class KilnImageBuildRunner implements ImageBuildRunner {
   }
 
   async build(req: ImageBuildRequest): Promise<ImageBuildOutput> {
-    if (req.preview !== undefined) req.log(`note: opts.preview=${req.preview} requested; Kiln builds the distro as its definitions describe it`);
-    const res = await buildImage({
-      imageType: req.imageType,
-      arch: req.arch,
-      ...(req.distro ? { distro: req.distro } : {}),
-      ...(req.blueprint ? { blueprint: req.blueprint } : {}),
-      forceRepos: req.repos,
-      ...(req.seed !== undefined ? { seed: req.seed } : {}),
-      ...(req.ostree ? { ostree: req.ostree } : {}),
-      ...(req.definitionsDir ? { definitionsDir: req.definitionsDir } : {}),
-      rpmmdCache: join(req.cacheDir, 'rpmmd'),
-      outputDir: req.outputDir,
-      outputName: req.outputName,
-      cacheDir: req.cacheDir,
-      withManifest: true,
-      withSbom: true,
-      withBuildlog: false,
-      buildroot: req.buildroot,
-      progress: 'verbose',
-      progressSink: new LineProgress((s) => req.log(s.replace(/\n$/, ''))),
-      signal: req.signal,
-      log: (m: string) => req.log(m),
-    });
+    if (req.preview !== undefined) req.log(`distro preview state overridden by opts.preview: ${req.preview}`);
+    const res = await buildImage(buildOptionsFor(req));
     const packages: ImagePackage[] = [];
     const seen = new Set<string>();
     for (const [pipeline, list] of Object.entries(res.metadata.packages)) {
