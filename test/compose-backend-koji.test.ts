@@ -111,7 +111,7 @@ imagebuilder_distro: fedora-42
 imagebuilder_repos: ["https://repos.example/42/$arch/os/"]
 imagebuilder:
   "^Minimal$":
-    - {name: Fedora-Minimal, types: [minimal-raw-xz], failable: [aarch64], seed: 7}
+    - {name: Fedora-Minimal, types: [minimal-raw-xz], failable: [aarch64], seed: 7, preview: true}
     - {name: Fedora-Minimal-scratch, types: [minimal-raw-xz], scratch: true, subvariant: Scratch}
 `;
 
@@ -150,10 +150,12 @@ test('koji: one imageBuilderBuild per group, failable arch failure -> FINISHED_I
   assert.deepEqual(real.params.slice(0, 5), ['f42-image-builder', ['aarch64', 'x86_64'], ['minimal-raw-xz'], 'Fedora-Minimal', '42']);
   const opts = real.params[5] as XmlRpcStruct;
   assert.deepEqual(
-    { scratch: opts.scratch, repos: opts.repos, release: opts.release, failable_arches: opts.failable_arches, seed: opts.seed, distro: opts.distro },
-    { scratch: false, repos: ['https://repos.example/42/$arch/os/'], release: '20251127.n.0', failable_arches: ['aarch64'], seed: 7, distro: 'fedora-42' },
+    { scratch: opts.scratch, repos: opts.repos, release: opts.release, failable_arches: opts.failable_arches, seed: opts.seed, distro: opts.distro, preview: opts.preview },
+    { scratch: false, repos: ['https://repos.example/42/$arch/os/'], release: '20251127.n.0', failable_arches: ['aarch64'], seed: 7, distro: 'fedora-42', preview: true },
   );
-  assert.equal((submits.find((c) => c.params[3] === 'Fedora-Minimal-scratch')!.params[5] as XmlRpcStruct).scratch, true);
+  const scratchOpts = submits.find((c) => c.params[3] === 'Fedora-Minimal-scratch')!.params[5] as XmlRpcStruct;
+  assert.equal(scratchOpts.scratch, true);
+  assert.ok(!('preview' in scratchOpts), 'no preview key unless the config sets one');
 
   // failed failable arch: reported with the builder's reason, not in images.json
   const failed = job(report, 'Minimal.Fedora-Minimal.minimal-raw-xz.aarch64');
@@ -312,6 +314,20 @@ imagebuilder:
   );
   const plan = planCompose(cfg, createComposeTree(path.join(tmp, 'nd'), cfg.release, { type: 'test', date: '20251127' }).identity);
   assert.throws(() => osbuildImageParams(plan.groups[0], ['x86_64']), /nodistro\.yaml:\d+: .*needs "distro"/);
+});
+
+test('remote-service: a preview override is refused, not silently dropped (koji-osbuild has no such option)', () => {
+  const cfg = parseComposeConfig(
+    `release: {name: F, short: F, version: "42"}
+variants: [{uid: M, arches: [x86_64]}]
+imagebuilder:
+  "^M$": [{name: F-img, types: [minimal-raw-xz], backend: remote-service, target: t, distro: fedora-42, preview: true}]
+`,
+    'preview.yaml',
+    { env: {} },
+  );
+  const plan = planCompose(cfg, createComposeTree(path.join(tmp, 'pv'), cfg.release, { type: 'test', date: '20251127' }).identity);
+  assert.throws(() => osbuildImageParams(plan.groups[0], ['x86_64']), /preview\.yaml:\d+: imagebuilder\.\^M\$\[0\]: "preview" cannot be honoured by the remote-service backend/);
 });
 
 test('koji: the IoT chain - the commit built in Koji is merged into one repository and handed to the deployment task', async () => {

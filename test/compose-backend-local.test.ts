@@ -85,7 +85,7 @@ imagebuilder_repos: ["file:///srv/demo/$arch"]
 imagebuilder_seed: 42
 imagebuilder:
   "^IoT$":
-    - {name: Fedora-IoT-commit, types: [iot-commit], ostree: {ref: "fedora/42/$arch/iot"}, failable: [aarch64]}
+    - {name: Fedora-IoT-commit, types: [iot-commit], ostree: {ref: "fedora/42/$arch/iot"}, failable: [aarch64], preview: false}
     - {name: Fedora-IoT-raw, types: [iot-raw-xz], failable: [aarch64]}
     - {name: Fedora-IoT-ostree, types: [iot-installer], manifest_type: dvd-ostree-osbuild, failable: ["*"]}
 `;
@@ -131,6 +131,9 @@ test('IoT chain: the commit is built first and the raw image deploys the commit 
     assert.deepEqual(raw.opts.forceRepos, [`file:///srv/demo/${arch}`]);
     assert.equal(raw.opts.seed, 42n);
     assert.equal(raw.opts.distro, 'fedora-42');
+    // preview only where the config sets it (the commit entry), passed as the build's override
+    assert.equal(commit.opts.preview, false);
+    assert.ok(!('preview' in raw.opts), 'no override unless configured');
     assert.equal(raw.opts.outputName, `Fedora-IoT-raw-42-20251127.t.0.${arch}`);
     assert.equal(raw.opts.cacheDir, join(tmp, 'store'));
     assert.equal(raw.opts.withManifest, true);

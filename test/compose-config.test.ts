@@ -147,6 +147,7 @@ test('bad configs name file, line, key path and problem', () => {
     { edit: (t) => t.replace('types: [iot-raw-xz]', 'types: [iot-raw-xz]\n      failable: true'), marker: 'failable: true', path: 'imagebuilder.^IoT$[0].failable', problem: /expected a list of strings/ },
     { edit: (t) => t.replace('types: [iot-raw-xz]', 'types: [iot-raw-xz]\n      manifest_type: iso'), marker: 'manifest_type: iso', path: 'imagebuilder.^IoT$[0].manifest_type', problem: /"iso" is not a productmd image type/ },
     { edit: (t) => t.replace('types: [iot-raw-xz]', 'types: [iot-raw-xz]\n      seed: -1'), marker: 'seed: -1', path: 'imagebuilder.^IoT$[0].seed', problem: /out of range/ },
+    { edit: (t) => t.replace('types: [iot-raw-xz]', 'types: [iot-raw-xz]\n      preview: maybe'), marker: 'preview: maybe', path: 'imagebuilder.^IoT$[0].preview', problem: /expected true or false, got/ },
     { edit: (t) => t.replace('types: [iot-raw-xz]', 'types: [iot-raw-xz]\n      backend: cloud'), marker: 'backend: cloud', path: 'imagebuilder.^IoT$[0].backend', problem: /expected one of "local", "koji", "remote-service"/ },
     { edit: (t) => t.replace('types: [iot-raw-xz]', 'typs: [iot-raw-xz]'), marker: 'typs:', path: 'imagebuilder.^IoT$[0].typs', problem: /unknown key/ },
     { edit: (t) => t.slice(0, t.indexOf('    - name: Fedora-IoT-raw')) + '    - just-a-string\n', marker: 'just-a-string', path: 'imagebuilder.^IoT$[0]', problem: /expected a mapping/ },

@@ -42,14 +42,18 @@ test('fallbacks: entry key, then imagebuilder_<key>, then global_<key>', () => {
 global_target: g-target
 global_distro: g-distro
 global_seed: 7
+global_preview: true
 imagebuilder_target: ib-target
 global_types: [minimal-raw-xz]
 imagebuilder:
   "^Server$":
     - {name: A}
-    - {name: B, target: own-target, types: [minimal-raw-zst], seed: 9, scratch: true, distro: fedora-43}
+    - {name: B, target: own-target, types: [minimal-raw-zst], seed: 9, scratch: true, distro: fedora-43, preview: false}
 `);
   const a = group(p, 'A', 'Server');
+  assert.equal(a.preview, true);
+  assert.equal(group(p, 'B', 'Server').preview, false);
+  assert.equal(a.jobs[0]?.preview, true, 'jobs carry the group preview');
   assert.equal(a.target, 'ib-target');
   assert.equal(a.distro, 'g-distro');
   assert.equal(a.seed, 7);

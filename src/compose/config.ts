@@ -67,6 +67,8 @@ export interface EntrySettings {
   ostree?: OstreeConfig;
   blueprint?: BlueprintSource;
   seed?: number;
+  /** koji-image-builder's opts.preview: override the distro's prerelease state (RC composes) */
+  preview?: boolean;
   scratch?: boolean;
   distro?: string;
   backend?: BackendKind;
@@ -94,7 +96,7 @@ export interface ImageEntry {
 }
 
 export const FALLBACK_KEYS = [
-  'types', 'target', 'version', 'release', 'repos', 'failable', 'manifest_type', 'ostree', 'blueprint', 'seed', 'scratch', 'distro',
+  'types', 'target', 'version', 'release', 'repos', 'failable', 'manifest_type', 'ostree', 'blueprint', 'seed', 'preview', 'scratch', 'distro',
   'backend', 'subvariant',
 ] as const satisfies readonly SettingKey[];
 
@@ -138,7 +140,7 @@ const TOP_LEVEL_KEYS = new Set([
 
 const ENTRY_KEYS: readonly SettingKey[] = [
   'name', 'types', 'target', 'version', 'release', 'arches', 'repos', 'failable', 'subvariant', 'manifest_type', 'ostree', 'blueprint',
-  'seed', 'scratch', 'distro', 'backend',
+  'seed', 'preview', 'scratch', 'distro', 'backend',
 ];
 
 const ARCH_HINT = 'e.g. x86_64, aarch64, ppc64le, s390x';
@@ -575,6 +577,7 @@ class Validator {
         put(this.int(v, p, 0));
         return;
       case 'scratch':
+      case 'preview':
         put(this.bool(v, p));
         return;
       case 'backend':

@@ -42,6 +42,7 @@ export interface ImageJob {
   ostreeFrom?: string;
   blueprint?: Blueprint;
   seed?: number;
+  preview?: boolean;
   scratch: boolean;
   distro?: string;
   target?: string;
@@ -72,6 +73,7 @@ export interface JobGroup {
   ostreeFrom?: string;
   blueprint?: Blueprint;
   seed?: number;
+  preview?: boolean;
   scratch: boolean;
   distro?: string;
   backend: BackendKind;
@@ -191,6 +193,7 @@ function groupsFor(
   const ostree = lookup(cfg, entry, 'ostree')?.value as OstreeConfig | undefined;
   const bp = lookup(cfg, entry, 'blueprint')?.value as { blueprint: Blueprint } | undefined;
   const seed = lookup(cfg, entry, 'seed')?.value as number | undefined;
+  const preview = lookup(cfg, entry, 'preview')?.value as boolean | undefined;
   const scratch = (lookup(cfg, entry, 'scratch')?.value as boolean | undefined) ?? false;
   const distro = lookup(cfg, entry, 'distro')?.value as string | undefined;
   const subvariant = (lookup(cfg, entry, 'subvariant')?.value as string | undefined) ?? variant.uid;
@@ -219,6 +222,7 @@ function groupsFor(
       ...(ostree ? { ostree: { ...ostree } } : {}),
       ...(bp ? { blueprint: bp.blueprint } : {}),
       ...(seed !== undefined ? { seed } : {}),
+      ...(preview !== undefined ? { preview } : {}),
       ...(distro !== undefined ? { distro } : {}),
       ...(manifestType !== undefined ? { manifestType } : {}),
     };
@@ -362,6 +366,7 @@ function makeJob(g: JobGroup, arch: string, producer: JobGroup | undefined): Ima
     ...(producer ? { ostreeFrom: `${producer.id}.${arch}` } : {}),
     ...(g.blueprint ? { blueprint: g.blueprint } : {}),
     ...(g.seed !== undefined ? { seed: g.seed } : {}),
+    ...(g.preview !== undefined ? { preview: g.preview } : {}),
     ...(g.distro !== undefined ? { distro: g.distro } : {}),
     ...(g.target !== undefined ? { target: g.target } : {}),
     ...(g.manifestType !== undefined ? { manifestType: g.manifestType } : {}),

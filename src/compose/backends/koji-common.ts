@@ -173,6 +173,7 @@ export function groupOfJob(job: ImageJob): JobGroup {
     ...(job.ostreeFrom ? { ostreeFrom: job.ostreeFrom } : {}),
     ...(job.blueprint ? { blueprint: job.blueprint } : {}),
     ...(job.seed !== undefined ? { seed: job.seed } : {}),
+    ...(job.preview !== undefined ? { preview: job.preview } : {}),
     ...(job.distro ? { distro: job.distro } : {}),
   };
 }

@@ -96,6 +96,7 @@ export class KojiBackend extends KojiTaskBackend {
       scratch: group.scratch,
       ...(ostree && Object.keys(ostree).length ? { ostree } : {}),
       ...(group.seed !== undefined ? { seed: group.seed } : {}),
+      ...(group.preview !== undefined ? { preview: group.preview } : {}),
       ...(group.distro ? { distro: group.distro } : {}),
     };
   }

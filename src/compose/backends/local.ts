@@ -162,6 +162,7 @@ export class LocalBackend implements ComposeBackend {
       ...(job.blueprint ? { blueprint: job.blueprint } : {}),
       forceRepos: job.repos,
       ...(job.seed !== undefined ? { seed: BigInt(job.seed) } : {}),
+      ...(job.preview !== undefined ? { preview: job.preview } : {}),
       ...(Object.keys(ostree).length ? { ostree } : {}),
       ...(this.o.definitionsDir ? { definitionsDir: this.o.definitionsDir } : {}),
       ...(this.o.rpmmdCache ? { rpmmdCache: this.o.rpmmdCache } : {}),

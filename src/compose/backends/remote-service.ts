@@ -25,6 +25,8 @@ function isStruct(v: XmlRpcValue | undefined): v is XmlRpcStruct {
 export function osbuildImageParams(group: JobGroup, arches: string[], ostreeUrl?: string): XmlRpcValue[] {
   if (!group.target) throw new KilnError(`${group.where}: the remote-service backend needs a Koji build target: set "target" (or imagebuilder_target / global_target)`);
   if (!group.distro) throw new KilnError(`${group.where}: the remote-service backend (koji-osbuild) needs "distro" (e.g. fedora-42): the service does not guess it`);
+  // building with another prerelease state than asked would be a silent difference in the images
+  if (group.preview !== undefined) throw new KilnError(`${group.where}: "preview" cannot be honoured by the remote-service backend: koji-osbuild's osbuildImage has no such option`);
   const opts: XmlRpcStruct = { repo: group.repos.map((baseurl) => ({ baseurl })) };
   if (group.release !== null) opts.release = group.release;
   const ostree: XmlRpcStruct = {};
