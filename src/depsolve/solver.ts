@@ -9,9 +9,11 @@
 //    "A and not B"; an `or` picks the alternative whose worst term sorts first);
 //  - multilib lock-step: an i686 package whose name exists for x86_64 brings its x86_64 twin;
 //  - weak deps (installWeakDeps) in passes like libsolv's resolve_weak, see weak().
-// It is greedy, not a SAT solver: it does not revise an earlier choice when a later requirement
-// makes it impossible (libsolv would learn a clause and backtrack). Candidates that conflict with
-// what is already chosen are filtered out before choosing, which covers the usual cases.
+// It is greedy, not a SAT solver: candidates that conflict with what is already chosen are
+// filtered out before choosing, which covers the usual cases. When a transaction's greedy solve
+// fails anyway, backtrack.ts replays it with other choices (bounded; see there), so a later
+// requirement can revise an earlier choice as libsolv would. Results that the greedy finds are
+// never touched by that fallback.
 
 import type { CompsGroup, Dep, Package } from '../rpm/types.js';
 import { DepsolveError, type DepsolveResult, type Transaction } from './types.js';
@@ -21,12 +23,20 @@ import { archPolicy, type ArchPolicy } from '../rpm/arch.js';
 import type { RichDep } from '../rpm/richdep.js';
 import { RichDepError, richLeaves } from '../rpm/richdep.js';
 import { Pool, poolFor } from './pool.js';
+import { Attempt, NO_WHY, searchDecisions, unionWhy, type BacktrackLimits, type Why } from './backtrack.js';
 
 export interface DepsolveOptions {
   /** host/target arch, e.g. x86_64 */
   arch: string;
   /** comps groups for `@group` specs */
   groups?: CompsGroup[];
+  /**
+   * Limits of the backtracking fallback that runs when a transaction's greedy solve fails;
+   * false turns it off (the greedy error is thrown at once).
+   */
+  backtrack?: false | BacktrackLimits;
+  /** Called after a transaction needed the fallback (diagnostics and tests). */
+  onBacktrack?: (info: { transaction: number; attempts: number }) => void;
 }
 
 /** glob (`*`, `?`, `[...]`) to RegExp */
@@ -159,12 +169,21 @@ class TxSolver {
     return undefined;
   }
 
+  /**
+   * The installed package named by the last reason conflictOf returned (-1: none, the reason is
+   * the candidate's own), for explaining failures to the backtracking fallback.
+   */
+  blocker = -1;
+
   /** Why candidate c cannot go next to the installed set, or undefined when it can. */
   conflictOf(c: number): string | undefined {
     const why = this.conflictOf1(c);
     if (why) return why;
     const partner = this.lockStepPartner(c);
-    if (partner === undefined) return `package ${this.nevra(c)} has an inferior architecture and no matching package of the best one`;
+    if (partner === undefined) {
+      this.blocker = -1;
+      return `package ${this.nevra(c)} has an inferior architecture and no matching package of the best one`;
+    }
     if (partner !== null && !this.installed.has(partner)) return this.conflictOf1(partner);
     return undefined;
   }
@@ -179,19 +198,26 @@ class TxSolver {
       const ca = this.arch.cls.get(cp.arch);
       const ia = this.arch.cls.get(ip.arch);
       if (cp.arch === 'noarch' || ip.arch === 'noarch' || ca === ia) {
+        this.blocker = i;
         return `package ${this.nevra(c)} cannot be installed next to ${this.nevra(i)} (same name)`;
       }
     }
     for (const d of cp.conflicts) {
       if (Pool.isRich(d)) continue;
       for (const i of this.providers(d, true)) {
-        if (this.installed.has(i) && i !== c) return `package ${this.nevra(c)} conflicts with ${formatDep(d)} provided by ${this.nevra(i)}`;
+        if (this.installed.has(i) && i !== c) {
+          this.blocker = i;
+          return `package ${this.nevra(c)} conflicts with ${formatDep(d)} provided by ${this.nevra(i)}`;
+        }
       }
     }
     for (const d of cp.obsoletes) {
       // obsoletes match package names (libsolv's default, as in dnf), not other provides
       for (const i of this.instByName.get(d.name) ?? []) {
-        if (i !== c && pkgEvrMatches(d, pkgs[i]!)) return `package ${this.nevra(c)} obsoletes ${formatDep(d)} provided by ${this.nevra(i)}`;
+        if (i !== c && pkgEvrMatches(d, pkgs[i]!)) {
+          this.blocker = i;
+          return `package ${this.nevra(c)} obsoletes ${formatDep(d)} provided by ${this.nevra(i)}`;
+        }
       }
     }
     // Only installed packages whose conflicts/obsoletes name something c provides can object;
@@ -211,10 +237,16 @@ class TxSolver {
       if (!hits.has(i) || !this.installed.has(i)) continue;
       const ip = pkgs[i]!;
       for (const d of ip.conflicts) {
-        if (!Pool.isRich(d) && this.pkgProvides(c, d)) return `package ${this.nevra(i)} conflicts with ${formatDep(d)} provided by ${this.nevra(c)}`;
+        if (!Pool.isRich(d) && this.pkgProvides(c, d)) {
+          this.blocker = i;
+          return `package ${this.nevra(i)} conflicts with ${formatDep(d)} provided by ${this.nevra(c)}`;
+        }
       }
       for (const d of ip.obsoletes) {
-        if (d.name === cp.name && pkgEvrMatches(d, cp)) return `package ${this.nevra(i)} obsoletes ${formatDep(d)} provided by ${this.nevra(c)}`;
+        if (d.name === cp.name && pkgEvrMatches(d, cp)) {
+          this.blocker = i;
+          return `package ${this.nevra(i)} obsoletes ${formatDep(d)} provided by ${this.nevra(c)}`;
+        }
       }
     }
     return undefined;
@@ -328,17 +360,77 @@ class TxSolver {
     for (const d of p.obsoletes) del(d.name);
   }
 
-  install(i: number): void {
+  /** `why`: in backtracking mode, the choice points this install depends on */
+  install(i: number, why?: Why): void {
     if (this.installed.has(i)) return;
     this.installed.add(i);
     this.order.push(i);
     this.addConflicts(i);
+    if (why && this.bt) this.bt.pkgWhy.set(i, why);
     const n = this.pool.pkgs[i]!.name;
     const a = this.instByName.get(n);
     if (a) a.push(i);
     else this.instByName.set(n, [i]);
     const partner = this.lockStepPartner(i);
-    if (partner !== null && partner !== undefined) this.install(partner);
+    if (partner !== null && partner !== undefined) this.install(partner, why);
+  }
+
+  /**
+   * The replay being run by the backtracking fallback (backtrack.ts); undefined for the plain
+   * greedy solve, which then behaves exactly as without the fallback.
+   */
+  bt: Attempt | undefined;
+
+  /**
+   * Install one of `ok` (the installable ones among `all`, the candidates of a job or of a
+   * requirement of `who`): the preferred one, or when replaying, the alternative the decision
+   * vector names. Several installable candidates make a choice point. `best`: the only
+   * candidates allowed as alternatives to the preferred one (jobs: see depsolve()).
+   */
+  pick(ok: number[], all: number[], who: number | string, best?: number[]): void {
+    const bt = this.bt;
+    if (!bt) {
+      this.install(this.choose(ok));
+      return;
+    }
+    const base = unionWhy(unionWhy(this.whyOfWho(who), bt.ctx), this.blockedWhy(all, ok));
+    if (ok.length === 1) {
+      this.install(ok[0]!, base);
+      return;
+    }
+    const first = this.choose(ok);
+    const rest = ok.filter((c) => c !== first && (!best || best.includes(c)));
+    if (!rest.length) {
+      this.install(first, base);
+      return;
+    }
+    const { k, alt } = bt.point(1 + rest.length);
+    this.install(alt === 0 ? first : this.ranked(rest, alt - 1), unionWhy(base, new Set([k])));
+  }
+
+  private whyOfWho(who: number | string): Why {
+    return typeof who === 'number' && this.bt ? this.bt.whyOf(who) : NO_WHY;
+  }
+
+  /** Backtracking mode: the reasons of the installed packages that block the candidates not in ok. */
+  private blockedWhy(all: number[], ok: number[]): Why {
+    let w = NO_WHY;
+    if (!this.bt) return w;
+    for (const c of all) {
+      if (ok.includes(c) || this.conflictOf(c) === undefined || this.blocker < 0) continue;
+      w = unionWhy(w, this.bt.whyOf(this.blocker));
+    }
+    return w;
+  }
+
+  /** The candidate of rank n in policy order (0: choose()'s, 1: choose() among the rest, ...). */
+  private ranked(cands: number[], n: number): number {
+    const rest = [...cands];
+    for (;;) {
+      const c = this.choose(rest);
+      if (n-- === 0 || rest.length === 1) return c;
+      rest.splice(rest.indexOf(c), 1);
+    }
   }
 
   /** install without lock-step partners: packages installed by earlier transactions */
@@ -373,13 +465,28 @@ class TxSolver {
     const all = this.providers(dep);
     const ok = all.filter((c) => this.conflictOf(c) === undefined);
     if (!ok.length) throw this.unsatisfiable(formatDep(dep), who, all);
-    this.install(this.choose(ok));
+    this.pick(ok, all, who);
   }
 
-  private unsatisfiable(what: string, who: number | string, all: number[]): DepsolveError {
+  /**
+   * A requirement of `who` none of whose candidates `all` can be installed. When backtracking,
+   * the error is explained by `why` ('unknown': by every choice point so far), by default by the
+   * reasons of `who` and of the packages blocking the candidates.
+   */
+  private unsatisfiable(what: string, who: number | string, all: number[], why?: Why | 'unknown'): DepsolveError {
     const by = typeof who === 'number' ? this.nevra(who) : who;
-    if (!all.length) return new DepsolveError(`nothing provides ${what} needed by ${by}`);
-    return new DepsolveError(`${what} needed by ${by} cannot be installed: ${all.map((c) => this.conflictOf(c)).join('; ')}`);
+    const e = !all.length
+      ? new DepsolveError(`nothing provides ${what} needed by ${by}`)
+      : new DepsolveError(`${what} needed by ${by} cannot be installed: ${all.map((c) => this.conflictOf(c)).join('; ')}`);
+    if (this.bt && why !== 'unknown') this.bt.explain(e, why ?? unionWhy(unionWhy(this.whyOfWho(who), this.bt.ctx), this.blockedWhy(all, [])));
+    return e;
+  }
+
+  /** A job whose candidates all conflict with what is installed (see depsolve()). */
+  jobError(spec: string, cands: number[], where: string): DepsolveError {
+    const e = new DepsolveError(`cannot install '${spec}'${where}: ${this.conflictOf(this.choose(cands))}`);
+    if (this.bt) this.bt.explain(e, this.blockedWhy(cands, []));
+    return e;
   }
 
   evalRich(r: RichDep): boolean {
@@ -465,7 +572,7 @@ class TxSolver {
         if (!cands) return this.satisfyRich(r.else!, who, text);
         const ok = cands.filter((c) => this.conflictOf(c) === undefined);
         if (!ok.length) throw this.unsatisfiable(text, who, cands);
-        this.install(this.choose(ok));
+        this.pick(ok, cands, who);
         return this.satisfyRich(r, who, text);
       }
       case 'unless':
@@ -473,7 +580,11 @@ class TxSolver {
         // nothing can help: libsolv reads (A unless B) as A and not B
         if (this.evalRich(r.cond)) {
           if (r.else) return this.satisfyRich(r.else, who, text);
-          throw new DepsolveError(`package ${typeof who === 'number' ? this.nevra(who) : who} requires ${text}, which the installed ${formatRich(r.cond)} rules out`);
+          throw this.explainRich(
+            new DepsolveError(`package ${typeof who === 'number' ? this.nevra(who) : who} requires ${text}, which the installed ${formatRich(r.cond)} rules out`),
+            who,
+            r.cond,
+          );
         }
         return this.satisfyRich(r.then, who, text);
       default: {
@@ -481,7 +592,7 @@ class TxSolver {
         if (cands) {
           const ok = cands.filter((c) => this.conflictOf(c) === undefined);
           if (!ok.length) throw this.unsatisfiable(text, who, cands);
-          this.install(this.choose(ok));
+          this.pick(ok, cands, who);
           return;
         }
         // an `or` over and/or terms: libsolv's outcome (checked against libsolv 0.7 for every
@@ -490,6 +601,7 @@ class TxSolver {
         // the earliest
         const blocks = r.op === 'or' ? toDnf(r) : undefined;
         if (blocks) {
+          if (this.bt) return this.satisfyDnfBt(blocks, who, text);
           let best: Dep[] | undefined;
           let bestKey = '';
           for (const blk of blocks) {
@@ -528,8 +640,52 @@ class TxSolver {
             }
           }
         }
-        throw this.unsatisfiable(text, who, []);
+        throw this.unsatisfiable(text, who, [], 'unknown');
       }
+    }
+  }
+
+  /**
+   * The `or`-of-conjunctions case of satisfyRich when backtracking: the same preferred
+   * alternative (earliest worst term), the other feasible ones next in that order, as a choice
+   * point; what the chosen alternative installs depends on that choice.
+   */
+  private satisfyDnfBt(blocks: Dep[][], who: number | string, text: string): void {
+    const bt = this.bt!;
+    let why = unionWhy(this.whyOfWho(who), bt.ctx);
+    const feasible: { blk: Dep[]; key: string }[] = [];
+    for (const blk of blocks) {
+      let key = '';
+      let ok = true;
+      for (const d of blk) {
+        if (this.isSatisfied(d)) continue;
+        const all = this.providers(d);
+        const inst = all.filter((c) => this.conflictOf(c) === undefined);
+        why = unionWhy(why, this.blockedWhy(all, inst));
+        if (!inst.length) {
+          ok = false;
+          break;
+        }
+        const n = this.pool.pkgs[this.choose(inst)]!.name;
+        if (n > key) key = n;
+      }
+      if (ok) feasible.push({ blk, key });
+    }
+    if (!feasible.length) throw this.unsatisfiable(text, who, [], why);
+    // stable: among equal keys the first alternative wins, as in the greedy loop
+    feasible.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    let chosen = feasible[0]!.blk;
+    if (feasible.length > 1) {
+      const { k, alt } = bt.point(feasible.length);
+      chosen = feasible[alt]!.blk;
+      why = unionWhy(why, new Set([k]));
+    }
+    const saved = bt.ctx;
+    bt.ctx = why;
+    try {
+      for (const d of chosen) this.satisfySimple(d, who);
+    } finally {
+      bt.ctx = saved;
     }
   }
 
@@ -539,11 +695,44 @@ class TxSolver {
       try {
         r = this.pool.rich(d.name);
       } catch (e) {
-        if (e instanceof RichDepError) throw new DepsolveError(`${this.nevra(who)}: ${e.message}`);
+        if (e instanceof RichDepError) {
+          const err = new DepsolveError(`${this.nevra(who)}: ${e.message}`);
+          throw this.bt ? this.bt.explain(err, this.whyOfWho(who)) : err;
+        }
         throw e;
       }
-      this.satisfyRich(r, who, d.name);
+      if (this.bt) this.satisfyRichBt(r, who, d.name);
+      else this.satisfyRich(r, who, d.name);
     } else this.satisfySimple(d, who);
+  }
+
+  /** Backtracking mode: `why` plus the reasons of the installed packages that `r` names. */
+  private richWhy(why: Why, r: RichDep): Why {
+    for (const leaf of richLeaves(r)) {
+      for (const i of this.providers(leaf)) if (this.installed.has(i)) why = unionWhy(why, this.bt!.whyOf(i));
+    }
+    return why;
+  }
+
+  /** Backtracking mode: explain a failure of `who`'s rich dependency `r` by the installed packages it names. */
+  private explainRich(e: DepsolveError, who: number | string, r: RichDep): DepsolveError {
+    const bt = this.bt;
+    return bt ? bt.explain(e, this.richWhy(unionWhy(this.whyOfWho(who), bt.ctx), r)) : e;
+  }
+
+  /**
+   * satisfyRich when backtracking: what it installs also depends on the installed packages the
+   * expression mentions (its conditions, `unless` terms...), so their reasons are in force.
+   */
+  private satisfyRichBt(r: RichDep, who: number, text: string): void {
+    const bt = this.bt!;
+    const saved = bt.ctx;
+    bt.ctx = this.richWhy(saved, r);
+    try {
+      this.satisfyRich(r, who, text);
+    } finally {
+      bt.ctx = saved;
+    }
   }
 
   /** Process hard requirements of everything installed from `from` on, to a fixpoint. */
@@ -556,7 +745,10 @@ class TxSolver {
       from = this.order.length;
       // conditions may have become true
       const pending = this.conditional.splice(0);
-      for (const c of pending) this.satisfyRich(c.expr, c.pkg, 'rich dependency');
+      for (const c of pending) {
+        if (this.bt) this.satisfyRichBt(c.expr, c.pkg, 'rich dependency');
+        else this.satisfyRich(c.expr, c.pkg, 'rich dependency');
+      }
       if (this.order.length === from) break;
     }
     // rich conflicts, and rich requires that a later install can break (`unless`), are checked
@@ -566,12 +758,12 @@ class TxSolver {
       const p = this.pool.pkgs[i]!;
       for (const d of p.conflicts) {
         if (Pool.isRich(d) && this.evalRich(this.pool.rich(d.name))) {
-          throw new DepsolveError(`package ${this.nevra(i)} conflicts with ${d.name}`);
+          throw this.explainRich(new DepsolveError(`package ${this.nevra(i)} conflicts with ${d.name}`), i, this.pool.rich(d.name));
         }
       }
       for (const d of p.requires) {
         if (Pool.isRich(d) && d.name.includes(' unless ') && !this.evalRich(this.pool.rich(d.name))) {
-          throw new DepsolveError(`package ${this.nevra(i)} requires ${d.name}, which the installed packages rule out`);
+          throw this.explainRich(new DepsolveError(`package ${this.nevra(i)} requires ${d.name}, which the installed packages rule out`), i, this.pool.rich(d.name));
         }
       }
     }
@@ -693,27 +885,50 @@ export function depsolve(packages: Package[], transactions: Transaction[], opts:
     const repoOk = tx.repoIds ? new Set(tx.repoIds) : undefined;
     const excluded = excludedSet(packages, tx.exclude);
     const allowed = (i: number) => archOk[i] === 1 && (!repoOk || repoOk.has(packages[i]!.repoId)) && !excluded.has(i);
-    const s = new TxSolver(pool, arch, allowed);
-    for (const i of prevOrder) s.installPrevious(i);
-    const start = s.order.length;
     const where = transactions.length > 1 ? ` (transaction ${ti + 1})` : '';
+    let jobs: { spec: string; cands: number[] }[] | undefined;
 
-    // Jobs as libsolv runs them: specs with a single candidate are decided first (unit
-    // propagation), then the others in order, choosing among candidates that do not conflict.
-    const jobs: { spec: string; cands: number[] }[] = [];
-    for (const spec of tx.include) for (const cands of resolveSpec(s, pool, spec, groups, where)) jobs.push({ spec, cands });
-    for (const unit of [true, false]) {
-      for (const j of jobs) {
-        if (j.cands.some((c) => s.installed.has(c))) continue;
-        if (unit && j.cands.length !== 1) continue;
-        const ok = j.cands.filter((c) => s.conflictOf(c) === undefined);
-        if (!ok.length) throw new DepsolveError(`cannot install '${j.spec}'${where}: ${s.conflictOf(s.choose(j.cands))}`);
-        s.install(s.choose(ok));
+    // One greedy solve of the transaction; with `bt`, a replay of the backtracking fallback.
+    const solveTx = (bt?: Attempt): TxSolver => {
+      const s = new TxSolver(pool, arch, allowed);
+      s.bt = bt;
+      for (const i of prevOrder) s.installPrevious(i);
+      if (!jobs) {
+        const js: { spec: string; cands: number[] }[] = [];
+        for (const spec of tx.include) for (const cands of resolveSpec(s, pool, spec, groups, where)) js.push({ spec, cands });
+        jobs = js;
       }
+      // Jobs as libsolv runs them: specs with a single candidate are decided first (unit
+      // propagation), then the others in order, choosing among candidates that do not conflict.
+      for (const unit of [true, false]) {
+        for (const j of jobs) {
+          if (j.cands.some((c) => s.installed.has(c))) continue;
+          if (unit && j.cands.length !== 1) continue;
+          const ok = j.cands.filter((c) => s.conflictOf(c) === undefined);
+          if (!ok.length) throw s.jobError(j.spec, j.cands, where);
+          // dnf's jobs are FORCEBEST: libsolv never falls back to a candidate that another one
+          // obsoletes, so neither does the fallback (the greedy's own choice stays as it was)
+          s.pick(ok, j.cands, j.spec, s.bt ? s.pruneObsoleted(j.cands) : undefined);
+        }
+      }
+      // from 0: conditional requirements (`A if B`) of earlier transactions' packages may now hold
+      s.closure(0);
+      // weak deps skip what cannot be installed and never fail: greedy, as always
+      s.bt = undefined;
+      if (tx.installWeakDeps) s.weak();
+      return s;
+    };
+    let s: TxSolver;
+    try {
+      s = solveTx();
+    } catch (e) {
+      if (!(e instanceof DepsolveError) || opts.backtrack === false) throw e;
+      // only this transaction's choices change; the error stays the greedy one when none helps
+      const found = searchDecisions(solveTx, e, opts.backtrack);
+      opts.onBacktrack?.({ transaction: ti, attempts: found.attempts });
+      s = found.value;
     }
-    // from 0: conditional requirements (`A if B`) of earlier transactions' packages may now hold
-    s.closure(0);
-    if (tx.installWeakDeps) s.weak();
+    const start = prevOrder.length;
 
     const added = s.order.slice(start).filter((i) => !prev.has(i));
     for (const i of added) {
