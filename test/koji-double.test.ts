@@ -695,6 +695,138 @@ describe('hub double: initImageBuild on an existing NVR', () => {
   });
 });
 
+// Key lists of a real 1.35.3 hub (probed on the live rig: getRepo / repo.request /
+// repo.checkRequest answers, in wire order).
+const LIVE_REPO_KEYS = [
+  'begin_event', 'begin_ts', 'create_event', 'create_ts', 'creation_time', 'creation_ts', 'custom_opts', 'dist', 'end_event', 'end_ts',
+  'id', 'opts', 'state', 'state_time', 'state_ts', 'tag_id', 'tag_name', 'task_id', 'task_state',
+];
+const LIVE_REQUEST_KEYS = [
+  'active', 'at_event', 'create_time', 'create_ts', 'id', 'min_event', 'opts', 'owner', 'owner_name', 'priority', 'repo_id', 'tag_id',
+  'tag_name', 'task_id', 'task_state', 'tries', 'update_time', 'update_ts',
+];
+
+describe('hub double: build tag repos and repo requests (Koji 1.35)', () => {
+  let hub: KojiHubDouble;
+  before(async () => {
+    hub = await startKojiHubDouble({
+      topdir: tmp(),
+      users: [
+        { name: 'kojiadmin', password: 'adminpass', perms: ['admin'] },
+        { name: 'imguser', password: 'imgpass', perms: ['image'] },
+      ],
+      tags: [{ name: 'f42-build', arches: 'x86_64' }, { name: 'f44-build', arches: 'x86_64', repo: false }, { name: 'f42', packages: ['Fedora-Minimal'] }],
+      targets: [{ name: 'f42-image-builder', buildTag: 'f42-build', destTag: 'f42' }, { name: 'f44-image-builder', buildTag: 'f44-build', destTag: 'f42' }],
+      repoManager: { mode: 'off' },
+    });
+  });
+  after(async () => hub.stop());
+
+  test('getRepo: the seeded build tag repo with the hub\'s fields; nil for a tag without a repo', async () => {
+    const u = await login(hub, 'imguser', 'imgpass');
+    const repo = (await rpc(hub, u, 'getRepo', 'f42-build')) as XmlRpcStruct;
+    assert.deepEqual(Object.keys(repo), LIVE_REPO_KEYS);
+    assert.deepEqual(Object.keys(repo.opts as XmlRpcStruct), ['src', 'maven', 'debuginfo', 'separate_src']);
+    assert.deepEqual([repo.state, repo.dist, repo.tag_name, repo.task_id, repo.task_state, repo.end_event, repo.end_ts], [1, false, 'f42-build', null, null, null, null]);
+    assert.deepEqual(repo.custom_opts, {});
+    assert.ok(repo.create_ts instanceof XmlRpcDouble && repo.begin_ts instanceof XmlRpcDouble && repo.state_ts instanceof XmlRpcDouble, 'timestamps are doubles');
+    assert.match(String(repo.state_time), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}\+00:00$/);
+    assert.ok((repo.begin_event as number) < (repo.create_event as number), 'begin event: the tag change before the repo');
+    assert.deepEqual(await rpc(hub, u, 'repoInfo', repo.id as number), repo);
+    assert.deepEqual(await rpc(hub, u, 'repo.get', 'f42-build'), repo);
+    assert.equal(await rpc(hub, u, 'getRepo', 'f44-build'), null);
+    assert.equal(await rpc(hub, u, 'getRepo', 'f42'), null);
+    assert.equal(await rpc(hub, u, 'repo.get', 'f44-build'), null);
+    await assert.rejects(rpc(hub, u, 'getRepo', 'nope'), fault(1000, /^No such tagInfo: 'nope'$/));
+  });
+
+  test('repo.request queues a request; duplicates find it; the manager makes the repo and checkRequest hands it over', async () => {
+    const u = await login(hub, 'imguser', 'imgpass');
+    await assert.rejects(rpc(hub, undefined, 'repo.request', 'f44-build'), fault(1004, /you must be logged in/));
+    const first = (await rpc(hub, u, 'repo.request', 'f44-build', kwargs({ min_event: null, at_event: null, opts: null }))) as XmlRpcStruct;
+    assert.deepEqual(Object.keys(first), ['repo', 'request', 'duplicate']);
+    assert.equal(first.repo, null);
+    assert.equal(first.duplicate, false);
+    const req = first.request as XmlRpcStruct;
+    assert.deepEqual(Object.keys(req), LIVE_REQUEST_KEYS);
+    const last = (await rpc(hub, u, 'tagLastChangeEvent', 'f44-build')) as number;
+    assert.deepEqual(
+      [req.active, req.at_event, req.min_event, req.opts, req.owner_name, req.priority, req.repo_id, req.tag_name, req.task_id, req.task_state, req.tries],
+      [true, null, last, {}, 'imguser', 20, null, 'f44-build', null, null, 0],
+    );
+    const dup = (await rpc(hub, u, 'repo.request', 'f44-build')) as XmlRpcStruct;
+    assert.equal(dup.duplicate, true);
+    assert.equal((dup.request as XmlRpcStruct).id, req.id);
+
+    let check = (await rpc(hub, u, 'repo.checkRequest', req.id as number)) as XmlRpcStruct;
+    assert.deepEqual(Object.keys(check), ['repo', 'request']);
+    assert.deepEqual(check.request, req);
+
+    // kojira: a newRepo task for the request (createrepo channel, priority 15) ...
+    hub.repoManager.tick();
+    check = (await rpc(hub, u, 'repo.checkRequest', req.id as number)) as XmlRpcStruct;
+    assert.deepEqual(Object.keys(check), ['repo', 'request', 'task']);
+    const task = check.task as XmlRpcStruct;
+    assert.deepEqual([task.method, task.channel_id, task.priority, task.state], ['newRepo', 2, 15, TASK_STATES.OPEN]);
+    const r1 = check.request as XmlRpcStruct;
+    assert.deepEqual([r1.task_id, r1.task_state, r1.tries, r1.active], [task.id, TASK_STATES.OPEN, 1, true]);
+    assert.equal(await rpc(hub, u, 'getRepo', 'f44-build'), null, 'no repo while the task runs');
+    // ... that makes the repo; the done hook gives it to the request
+    hub.repoManager.tick();
+    check = (await rpc(hub, u, 'repo.checkRequest', req.id as number)) as XmlRpcStruct;
+    const repo = check.repo as XmlRpcStruct;
+    assert.deepEqual(Object.keys(repo), LIVE_REPO_KEYS);
+    assert.deepEqual([repo.tag_name, repo.state, repo.task_id, repo.task_state], ['f44-build', 1, task.id, TASK_STATES.CLOSED]);
+    assert.ok((repo.create_event as number) >= last);
+    const r2 = check.request as XmlRpcStruct;
+    assert.deepEqual([r2.active, r2.repo_id], [false, repo.id]);
+    assert.deepEqual((await rpc(hub, u, 'getTaskResult', task.id as number)), [repo.id, repo.create_event]);
+    // now the hub answers with the repo itself
+    const again = (await rpc(hub, u, 'repo.request', 'f44-build')) as XmlRpcStruct;
+    assert.deepEqual(again, { repo, request: null, duplicate: false });
+    assert.deepEqual(await rpc(hub, u, 'getRepo', 'f44-build'), repo);
+  });
+
+  test('repo.request / checkRequest faults have the hub\'s texts', async () => {
+    const u = await login(hub, 'imguser', 'imgpass');
+    await assert.rejects(rpc(hub, u, 'repo.checkRequest', 999), fault(1000, /^No such request$/));
+    await assert.rejects(rpc(hub, u, 'repo.request', 'f44-build', kwargs({ min_event: 999999 })), fault(1019, /^Invalid event: 999999$/));
+    await assert.rejects(rpc(hub, u, 'repo.request', 'f44-build', kwargs({ opts: { bogus: true } })), fault(1019, /^Invalid repo option: bogus$/));
+    await assert.rejects(rpc(hub, u, 'repo.request', 'f44-build', kwargs({ min_event: 1, at_event: 1 })), fault(1019, /^The min_event and at_event options conflict$/));
+    await assert.rejects(rpc(hub, u, 'repo.request', 'f44-build', kwargs({ priority: -1 })), fault(1004, /^only admins may create high-priority requests$/));
+    await assert.rejects(rpc(hub, u, 'repo.request', 'nope'), fault(1000, /^No such tagInfo: 'nope'$/));
+  });
+
+  test('an expired repo is no repo: getRepo nil, repo.request queues a new request', async () => {
+    const a = await login(hub, 'kojiadmin', 'adminpass');
+    const repo = (await rpc(hub, a, 'getRepo', 'f42-build')) as XmlRpcStruct;
+    await rpc(hub, a, 'repoExpire', repo.id as number);
+    assert.equal(await rpc(hub, a, 'getRepo', 'f42-build'), null);
+    assert.equal(((await rpc(hub, a, 'getRepo', 'f42-build', kwargs({ state: 2 }))) as XmlRpcStruct).id, repo.id);
+    await rpc(hub, a, 'repoExpire', repo.id as number);
+    assert.equal(((await rpc(hub, a, 'repoInfo', repo.id as number)) as XmlRpcStruct).state, 2, 'expiring twice is a no-op');
+    await assert.rejects(rpc(hub, await login(hub, 'imguser', 'imgpass'), 'repoExpire', repo.id as number), fault(1004, /^repo permission required/));
+    const got = (await rpc(hub, a, 'repo.request', 'f42-build')) as XmlRpcStruct;
+    assert.equal(got.repo, null);
+    assert.equal((got.request as XmlRpcStruct).active, true);
+    const id = hub.makeRepo('f42-build');
+    const check = (await rpc(hub, a, 'repo.checkRequest', (got.request as XmlRpcStruct).id as number)) as XmlRpcStruct;
+    assert.equal((check.repo as XmlRpcStruct).id, id, 'a repo made by hand (make_repo.py) also fulfils the request');
+  });
+
+  test('a hub before 1.35 (legacyRepos) has no repo.request', async () => {
+    const old = await startKojiHubDouble({ topdir: tmp(), users: [{ name: 'imguser', password: 'imgpass' }], tags: [{ name: 't' }], legacyRepos: true, repoManager: { mode: 'off' } });
+    try {
+      const u = await login(old, 'imguser', 'imgpass');
+      await assert.rejects(rpc(old, u, 'repo.request', 't'), fault(1000, /^Invalid method: repo\.request$/));
+      await assert.rejects(rpc(old, u, 'repo.checkRequest', 1), fault(1000, /^Invalid method: repo\.checkRequest$/));
+      assert.equal(await rpc(old, u, 'getRepo', 't'), null);
+    } finally {
+      await old.stop();
+    }
+  });
+});
+
 describe('helpers', () => {
   test('pformat matches Python pprint.pformat(width=72)', () => {
     const samples: XmlRpcValue[] = [

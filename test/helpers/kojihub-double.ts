@@ -39,7 +39,12 @@
 // - sessions are not bound to the client IP (CheckClientIP), there are no subsessions;
 // - host.completeImageBuild checks every file's archive type before moving any (the real hub
 //   may move earlier files of a refused import); buildroot calls only hand out ids;
-// - osbuildImage (koji-osbuild) checks the argument shape only, not its jsonschema text.
+// - osbuildImage (koji-osbuild) checks the argument shape only, not its jsonschema text;
+// - repos: getRepo returns nil for a tag without a READY repo, as the hub does; the build tags
+//   of seeded targets start with one (TagSeed.repo: false to start without). repo.request /
+//   repo.checkRequest / repo.get follow kojihub/repos.py; the simulated kojira (repoManager)
+//   makes a requested repo in two passes ~5 ms apart (newRepo task, then the READY repo). Repos
+//   are rows only (no repodata is written under topdir); no tag inheritance, no external repos.
 
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -52,10 +57,12 @@ import { Adler32 } from '../../src/koji/upload.js';
 import { decodeCall, encodeFault, encodeResponse, splitKwargs, type XmlRpcStruct, type XmlRpcValue } from '../../src/koji/xmlrpc.js';
 import { bind, def, verifyHost, type Ctx, type Handler } from './kojihub-double/dispatch.js';
 import { hubHandlers, RaisedFault, uploadPath, type FileLayout } from './kojihub-double/handlers.js';
-import { HubError, hubError, HubState, nowTs, type Host, type Session, type Tag } from './kojihub-double/model.js';
+import { HubError, hubError, HubState, nowTs, REPO_STATES, type Host, type Session, type Tag } from './kojihub-double/model.js';
+import { makeReadyRepo, RepoManager, type RepoManagerOptions } from './kojihub-double/repos.js';
 
 export { HubError, HubState, TASK_STATES, BUILD_STATES } from './kojihub-double/model.js';
 export { taskRelDir } from './kojihub-double/handlers.js';
+export { RepoManager, type RepoManagerOptions } from './kojihub-double/repos.js';
 
 export interface UserSeed {
   name: string;
@@ -72,6 +79,13 @@ export interface TagSeed {
   perm?: string | null;
   /** package list entries (owner: first admin, else the first user) */
   packages?: string[];
+  /**
+   * Start with a READY repo of this tag (made after the seeded builds are tagged). Default:
+   * true for the build tag of a seeded target (a hub whose kojira has caught up), false for
+   * other tags. false: the tag has no repo until one is requested (repo.request) and the
+   * repo manager makes it, or a test calls makeRepo().
+   */
+  repo?: boolean;
 }
 export interface TargetSeed {
   name: string;
@@ -113,6 +127,14 @@ export interface KojiHubDoubleOptions {
   capacityOvercommit?: number;
   /** sessions expire this long after login/renewal (Koji SessionRenewalTimeout, 1440 min) */
   sessionTimeoutMs?: number;
+  /** the simulated kojira + newRepo (see RepoManager in kojihub-double/repos.ts); default: makes requested repos within ~10 ms */
+  repoManager?: RepoManagerOptions;
+  /**
+   * A hub before Koji 1.35: no repo.request / repo.checkRequest / repo.get (calls fault with
+   * "Invalid method"); its kojira makes a repo for every target's build tag that has none,
+   * after repoManager.delayMs (unless repoManager.mode is "off").
+   */
+  legacyRepos?: boolean;
   /** seed id counters (next id to hand out) so ids match a recording */
   ids?: Partial<HubState['nextId']>;
   port?: number;
@@ -149,6 +171,10 @@ export interface KojiHubDouble {
   expireSession(sessionId: number): void;
   /** sessions of a user, newest last */
   sessionsOf(user: string): Session[];
+  /** the simulated repo manager (change mode/delayMs, or call tick() in "off" mode) */
+  repoManager: RepoManager;
+  /** make a READY repo for a tag now, as make_repo.py / kojira + newRepo would; returns the repo id */
+  makeRepo(tag: string): number;
   /** direct calls for test setup, as `user` (no HTTP, no callnum) */
   callAs(user: string | null, method: string, params: XmlRpcValue[], opts?: { exclusive?: boolean }): XmlRpcValue;
 }
@@ -183,14 +209,19 @@ export async function startKojiHubDouble(opts: KojiHubDoubleOptions): Promise<Ko
   const sessionTimeoutMs = opts.sessionTimeoutMs ?? 1440 * 60_000;
   fs.mkdirSync(path.join(opts.topdir, 'work'), { recursive: true });
   const layout: FileLayout = { topdir: opts.topdir, order: new Map() };
+  const legacy = opts.legacyRepos ?? false;
+  const repoManager = legacy ? new LegacyRepoManager(state, opts.repoManager) : new RepoManager(state, opts.repoManager);
   const handlers = new Map<string, Handler>();
-  for (const h of hubHandlers(layout)) handlers.set(h.name, h);
+  for (const h of hubHandlers(layout, { manager: () => repoManager, legacy })) handlers.set(h.name, h);
   let offline = false;
 
   const dbl: KojiHubDouble = {
     url: '', topurl: '', port: 0, state, calls: [],
     hook: () => undefined,
+    repoManager,
+    makeRepo: (tag) => makeReadyRepo(state, state.getTagStrict(tag)).id,
     stop: async () => {
+      repoManager.stop();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
     },
@@ -559,7 +590,10 @@ function seed(state: HubState, opts: KojiHubDoubleOptions): void {
   }
   const pkgOwner = [...state.users.values()].find((u) => u.perms.has('admin')) ?? [...state.users.values()][0];
   for (const t of opts.tags ?? []) {
-    const tag: Tag = { id: state.take('tag'), name: t.name, arches: t.arches ?? null, locked: t.locked ?? false, perm: t.perm ?? null, extra: t.extra ?? {}, packages: new Map(), tagged: [] };
+    const tag: Tag = {
+      id: state.take('tag'), name: t.name, arches: t.arches ?? null, locked: t.locked ?? false, perm: t.perm ?? null, extra: t.extra ?? {},
+      packages: new Map(), tagged: [], changes: [state.take('event')],
+    };
     for (const p of t.packages ?? []) {
       state.packageId(p);
       tag.packages.set(p, { blocked: false, ownerId: pkgOwner?.id ?? 1 });
@@ -587,6 +621,36 @@ function seed(state: HubState, opts: KojiHubDoubleOptions): void {
     if (b.tags?.length) state.tagHistory.add(id);
   }
   for (const t of opts.archiveTypes ?? []) state.addArchiveType(t.name, t.description, t.extensions, t.compressionType ?? null);
+  // repos last, so they hold the seeded tag contents
+  const buildTags = new Set((opts.targets ?? []).map((t) => t.buildTag));
+  for (const t of opts.tags ?? []) {
+    if (t.repo ?? buildTags.has(t.name)) makeReadyRepo(state, state.getTagStrict(t.name));
+  }
+}
+
+/**
+ * kojira before 1.35: no request queue; every target's build tag without a READY repo gets one
+ * (regenerated, in the real kojira, whenever the tag changed), polled by getRepo.
+ */
+class LegacyRepoManager extends RepoManager {
+  private interval: NodeJS.Timeout | undefined;
+  constructor(private readonly st: HubState, o: RepoManagerOptions = {}) {
+    super(st, o);
+    if (this.mode === 'off') return;
+    this.interval = setInterval(() => this.tick(), this.delayMs);
+    this.interval.unref();
+  }
+  override tick(): void {
+    if (this.mode !== 'make') return;
+    for (const target of this.st.targets.values()) {
+      const has = [...this.st.repos.values()].some((r) => r.tagId === target.buildTag && r.state === REPO_STATES.READY);
+      if (!has) makeReadyRepo(this.st, this.st.tags.get(target.buildTag)!);
+    }
+  }
+  override stop(): void {
+    super.stop();
+    if (this.interval) clearInterval(this.interval);
+  }
 }
 
 // re-exported for tests that want to check a host session directly

@@ -15,6 +15,8 @@ import {
 } from './model.js';
 import { getNextBuild } from './builds.js';
 import { imageBuilderBuildArgsError } from './schema.js';
+import { repoHandlers, type RepoManager } from './repos.js';
+import { checkImageRpmlist, getRpm } from './rpms.js';
 
 export interface FileLayout {
   topdir: string;
@@ -184,8 +186,10 @@ export class RaisedFault extends Error {
 
 // ------------------------------------------------------------------------------ the methods
 
-export function hubHandlers(l: FileLayout): Handler[] {
+export function hubHandlers(l: FileLayout, repo: { manager: () => RepoManager | undefined; legacy: boolean } = { manager: () => undefined, legacy: false }): Handler[] {
   const H: Handler[] = [];
+  // build tag repos and the repo request queue live in repos.ts
+  H.push(...repoHandlers(repo.manager, repo.legacy));
   const add = (sig: string, fn: Handler['fn']) => H.push(def(sig, fn));
 
   // ---- misc / users
@@ -208,6 +212,9 @@ export function hubHandlers(l: FileLayout): Handler[] {
     return u ? [...u.perms] : [];
   });
   add('hasPerm(perm, strict=False)', (c, a) => hasPerm(c, String(a.perm)));
+
+  // ---- rpms (see rpms.ts)
+  add('getRPM(rpminfo, strict=False, multi=False)', (c, a) => getRpm(c.state, a.rpminfo, !!a.strict, !!a.multi));
 
   // ---- tasks (read side)
   add('getTaskInfo(task_id, request=False, strict=False)', (c, a) => {
@@ -327,24 +334,6 @@ export function hubHandlers(l: FileLayout): Handler[] {
       return null;
     }
     return tagInfo(t);
-  });
-  add('getRepo(tag, state=None, event=None, dist=False, min_event=None)', (c, a) => {
-    const t = c.state.getTagStrict(a.tag);
-    c.dirty = true;
-    const r = c.state.currentRepo(t.id);
-    return {
-      id: r.id, state: r.state, create_event: r.createEvent, create_ts: double(r.createTs), creation_time: tsString(r.createTs),
-      begin_event: r.createEvent, end_event: null, dist: false, tag_id: t.id, tag_name: t.name, task_id: null, opts: {}, custom_opts: {},
-    };
-  });
-  add('repoInfo(repo_id, strict=False)', (c, a) => {
-    const r = c.state.repos.get(Number(a.repo_id));
-    if (!r) {
-      if (a.strict) throw hubError('GenericError', `No such repo: ${a.repo_id}`);
-      return null;
-    }
-    const t = c.state.tags.get(r.tagId)!;
-    return { id: r.id, state: r.state, create_event: r.createEvent, create_ts: double(r.createTs), creation_time: tsString(r.createTs), tag_id: t.id, tag_name: t.name, dist: false, task_id: null };
   });
   add('getNextRelease(build_info, incr=1)', (c, a) => {
     const bi = a.build_info as XmlRpcStruct;
@@ -650,6 +639,7 @@ export function hubHandlers(l: FileLayout): Handler[] {
     const results = Object.values(a.results as XmlRpcStruct).filter((r): r is XmlRpcStruct => isStruct(r) && 'task_id' in r);
     // all checks first, so a refused import leaves the task's files where they were
     const bdir = buildDir(l, b);
+    const applyRpms: (() => void)[] = [];
     for (const r of results) {
       const work = path.join(l.topdir, 'work', taskRelDir(Number(r.task_id)));
       for (const f of r.files as string[]) {
@@ -658,8 +648,12 @@ export function hubHandlers(l: FileLayout): Handler[] {
         if (!fs.existsSync(src) || fs.lstatSync(src).isSymbolicLink()) throw hubError('GenericError', `Error importing archive file, ${src} is not a regular file`);
         if (fs.existsSync(path.join(bdir, 'images', f))) throw hubError('GenericError', `Error importing archive file, ${path.join(bdir, 'images', f)} already exists`);
       }
+      // importImageInternal then looks up every rpmlist entry (get_rpm strict / add_external_rpm);
+      // the real hub does this after moving the files, so its failure leaves them in packages/
+      applyRpms.push(checkImageRpmlist(c.state, r.rpmlist ?? []));
     }
     c.dirty = true;
+    for (const apply of applyRpms) apply();
     for (const r of results) {
       const work = path.join(l.topdir, 'work', taskRelDir(Number(r.task_id)));
       for (const f of r.files as string[]) {
@@ -723,6 +717,7 @@ export function hubHandlers(l: FileLayout): Handler[] {
     c.dirty = true;
     if (a.fromtag) {
       const from = c.state.getTagStrict(a.fromtag);
+      if (from.tagged.some((x) => x.buildId === b.id)) (from.changes ??= []).push(c.state.take('event'));
       from.tagged = from.tagged.filter((x) => x.buildId !== b.id);
     }
     if (tag.tagged.some((x) => x.buildId === b.id)) {

@@ -97,6 +97,11 @@ export interface Tag {
   /** package name -> blocked */
   packages: Map<string, { blocked: boolean; ownerId: number }>;
   tagged: { buildId: number; event: number; ts: number; by: number }[];
+  /**
+   * events that changed the tag other than tagging (creation, untagging, package list): with
+   * the tagging events they give tag_last_change_event / tag_first_change_event
+   */
+  changes?: number[];
 }
 
 export interface Target {
@@ -145,12 +150,50 @@ export interface ArchiveType {
   compression_type: string | null;
 }
 
+/** repo.opts (the hub stores jsonb, which orders keys by length: this order) */
+export interface RepoOpts {
+  src: boolean;
+  maven: boolean;
+  debuginfo: boolean;
+  separate_src: boolean;
+}
+
 export interface Repo {
   id: number;
   tagId: number;
   state: number;
   createEvent: number;
+  /** time of the create event (create_ts) */
   createTs: number;
+  /** the last tag change at or before the create event */
+  beginEvent: number;
+  /** the first tag change after the create event (null while the tag has not changed) */
+  endEvent: number | null;
+  /** time the row was inserted (creation_time) and last changed state (state_time) */
+  creationTs: number;
+  stateTs: number;
+  taskId: number | null;
+  dist: boolean;
+  opts: RepoOpts;
+  /** the options that differ from the tag's defaults */
+  customOpts: Partial<RepoOpts>;
+}
+
+/** A repo_queue row (kojihub/repos.py request_repo). */
+export interface RepoRequest {
+  id: number;
+  ownerId: number;
+  priority: number;
+  tagId: number;
+  atEvent: number | null;
+  minEvent: number | null;
+  opts: Partial<RepoOpts>;
+  createTs: number;
+  updateTs: number;
+  active: boolean;
+  taskId: number | null;
+  tries: number;
+  repoId: number | null;
 }
 
 /** Wall-clock seconds with microseconds, as the hub's date_part('epoch', ...) gives. */
@@ -191,6 +234,9 @@ export class HubState {
     id: i + 1, name, description, extensions, compression_type,
   }));
   repos = new Map<number, Repo>();
+  repoRequests = new Map<number, RepoRequest>();
+  /** event id -> time (the hub's events table) */
+  eventTimes = new Map<number, number>();
   tasks = new Map<number, Task>();
   /** builds that were ever tagged (the hub's tag_listing keeps untagged rows: recycle_build refuses them) */
   tagHistory = new Set<number>();
@@ -204,12 +250,14 @@ export class HubState {
   schedulerRuns = 0;
 
   // id counters; tests seed them so ids match a recording
-  nextId = { user: 1, session: 1, host: 1, tag: 1, target: 1, package: 1, build: 1, archive: 1, repo: 1, task: 1, event: 1 };
+  nextId = { user: 1, session: 1, host: 1, tag: 1, target: 1, package: 1, build: 1, archive: 1, repo: 1, task: 1, event: 1, repoRequest: 1 };
 
   constructor(readonly scheduler: SchedulerConfig) {}
 
   take(kind: keyof HubState['nextId']): number {
-    return this.nextId[kind]++;
+    const id = this.nextId[kind]++;
+    if (kind === 'event') this.eventTimes.set(id, nowTs());
+    return id;
   }
 
   // ------------------------------------------------------------------------------ lookups
@@ -291,15 +339,6 @@ export class HubState {
       this.packages.set(name, id);
     }
     return id;
-  }
-
-  /** The current READY repo for a tag; the double makes one on demand. */
-  currentRepo(tagId: number): Repo {
-    const repos = [...this.repos.values()].filter((r) => r.tagId === tagId && r.state === REPO_STATES.READY);
-    if (repos.length) return repos[repos.length - 1];
-    const r: Repo = { id: this.take('repo'), tagId, state: REPO_STATES.READY, createEvent: this.take('event'), createTs: nowTs() };
-    this.repos.set(r.id, r);
-    return r;
   }
 
   // ------------------------------------------------------------------------------ archive types
