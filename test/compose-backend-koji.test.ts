@@ -83,7 +83,8 @@ before(async () => {
     cfgFile,
     `[hub]\nurl = "${hub.url}"\ntopurl = "${hub.topurl}"\n[auth]\ntype = "password"\nuser = "kiln1"\npassword = "hostpass"\n` +
       `[host]\nname = "kiln1"\narches = ["x86_64", "aarch64"]\nmax_jobs = 6\ncapacity = 6.0\npoll_interval = 0.05\nlog_interval = 0.05\n` +
-      `[build]\nwork_dir = "${tmp}/hostwork"\ncache_dir = "${tmp}/hostcache"\nbuildroot = "host"\n`,
+      // Pungi's imagebuilder phase sends no distro: the build host's default_distro applies
+      `[build]\nwork_dir = "${tmp}/hostwork"\ncache_dir = "${tmp}/hostcache"\nbuildroot = "host"\ndefault_distro = "fedora-42"\n`,
   );
   builder = new KojiBuilder(parseBuilderConfig(fs.readFileSync(cfgFile, 'utf8'), cfgFile), { runner, log: () => {} });
   await builder.start();

@@ -51,8 +51,17 @@ describe('builder config', () => {
     assert.equal(c.buildroot, 'bwrap');
     assert.equal(c.maxJobs, 4);
     assert.equal(c.pollIntervalMs, 15000);
-    assert.equal(c.rpmlist, 'image');
+    assert.equal(c.repoWaitPauseMs, 60_000);
+    assert.equal(c.repoWaitTimeoutMs, 120 * 60_000);
+    assert.equal(c.rpmlist, 'none');
+    assert.equal(c.defaultDistro, undefined);
     assert.equal(c.forceLock, false);
+  });
+
+  test('repo wait settings are read in seconds and minutes', () => {
+    const c = parseBuilderConfig(GOOD.replace('[host]', '[host]\nrepo_wait_pause = 0.5\nrepo_wait_timeout = 3'), 'x.toml');
+    assert.equal(c.repoWaitPauseMs, 500);
+    assert.equal(c.repoWaitTimeoutMs, 180_000);
   });
 
   test('the example config in configs/ parses', () => {
@@ -70,9 +79,12 @@ describe('builder config', () => {
     ['no password', GOOD.replace('password = "secret"', ''), /x\.toml: auth\.password: missing/],
     ['bad arches', GOOD.replace('arches = ["x86_64"]', 'arches = "x86_64"'), /x\.toml: host\.arches: must be a non-empty list/],
     ['bad max_jobs', GOOD.replace('[host]', '[host]\nmax_jobs = 0'), /x\.toml: host\.max_jobs: must be an integer >= 1, got 0/],
+    ['bad repo_wait_pause', GOOD.replace('[host]', '[host]\nrepo_wait_pause = "1m"'), /x\.toml: host\.repo_wait_pause: /],
     ['bad buildroot', GOOD.replace('cache_dir', 'buildroot = "mock"\ncache_dir'), /x\.toml: build\.buildroot: must be "bwrap" or "host", got "mock"/],
     ['ssl needs https', GOOD.replace('https://koji.example.org', 'http://koji.example.org').replace('type = "password"\npassword = "secret"', 'type = "ssl"\ncert = "/etc/kiln/host.pem"'), /x\.toml: hub\.url: auth\.type "ssl" needs an https hub URL/],
     ['not toml', '[hub', /x\.toml: not valid TOML/],
+    ['empty default_distro', GOOD.replace('cache_dir', 'default_distro = ""\ncache_dir'), /x\.toml: build\.default_distro: must be a non-empty string/],
+    ['bad rpmlist', GOOD.replace('cache_dir', 'rpmlist = "all"\ncache_dir'), /x\.toml: build\.rpmlist: must be "image" or "none", got "all"/],
   ];
   for (const [name, text, re] of bad) {
     test(`rejects ${name}, naming file and key`, () => {

@@ -30,11 +30,21 @@ export interface Harness {
   dbl: KojiHubDouble;
   dir: string;
   logs: string[];
+  builder: KojiBuilder;
+  /** the builder's run() loop (undefined while paused) */
+  loop: Promise<void> | undefined;
+  /** start the loop of a harness made with `paused` (logged in, not polling yet) */
+  resume(): void;
   stop(): Promise<void>;
 }
 
 /** Hub double (target f42-image-builder: f42-build -> f42 with package Fedora-Minimal) and a host. */
-export async function startHarness(dir: string, runner: ImageBuildRunner, packages = ['Fedora-Minimal']): Promise<Harness> {
+export async function startHarness(
+  dir: string,
+  runner: ImageBuildRunner,
+  packages = ['Fedora-Minimal'],
+  extra: { host?: string; build?: string; paused?: boolean } = {},
+): Promise<Harness> {
   const dbl = await startKojiHubDouble({
     topdir: path.join(dir, 'koji'),
     users: [
@@ -50,24 +60,30 @@ export async function startHarness(dir: string, runner: ImageBuildRunner, packag
   fs.writeFileSync(
     file,
     `[hub]\nurl = "${dbl.url}"\ntopurl = "${dbl.topurl}"\n\n[auth]\ntype = "password"\nuser = "kiln1"\npassword = "hostpass"\n\n` +
-      `[host]\nname = "kiln1"\narches = ["x86_64", "aarch64"]\nmax_jobs = 4\ncapacity = 4.0\npoll_interval = 0.05\nlog_interval = 0.05\n\n` +
-      `[build]\nwork_dir = "${dir}/work"\ncache_dir = "${dir}/cache"\nbuildroot = "host"\n`,
+      `[host]\nname = "kiln1"\narches = ["x86_64", "aarch64"]\n${extra.host ?? 'max_jobs = 4'}\ncapacity = 4.0\npoll_interval = 0.05\nlog_interval = 0.05\n\n` +
+      // tasks without opts.distro build fedora-42 (the test host's own distro need not be one Kiln has)
+      `[build]\nwork_dir = "${dir}/work"\ncache_dir = "${dir}/cache"\nbuildroot = "host"\n${extra.build ?? 'default_distro = "fedora-42"'}\n`,
   );
   const cfg: BuilderConfig = parseBuilderConfig(fs.readFileSync(file, 'utf8'), file);
   const logs: string[] = [];
   const builder = new KojiBuilder(cfg, { runner, log: (m) => logs.push(m) });
   await builder.start();
-  const loop = builder.run();
-  return {
+  const h: Harness = {
     dbl,
     dir,
     logs,
+    builder,
+    loop: extra.paused ? undefined : builder.run(),
+    resume: () => {
+      h.loop ??= builder.run();
+    },
     stop: async () => {
       await builder.stop();
-      await loop;
+      await h.loop;
       await dbl.stop();
     },
   };
+  return h;
 }
 
 export function submit(dbl: KojiHubDouble, arches: string[], opts: XmlRpcStruct, types = ['minimal-raw-xz'], name = 'Fedora-Minimal', version = '42'): number {

@@ -180,8 +180,8 @@ export function registerKojiCommands(program: Command, ioIn: Partial<KojiCliIo> 
     .addOption(new Option('--seed <n>', 'seed for reproducible UUIDs').argParser(intArg('--seed')))
     .option('--preview', 'build as a preview (prerelease) of the distro')
     .option('--no-preview', 'build as a non-preview release of the distro')
-    .option('--distro <distro>', 'distro to build (default: from the buildroot)')
-    .addOption(new Option('--priority <n>', 'task priority (lower is sooner; the current hub plugin ignores it)').argParser(intArg('--priority')))
+    .option('--distro <distro>', 'distro to build (default: the blueprint\'s distro, else the build host\'s build.default_distro, else the host\'s own distro if Kiln has definitions for it)')
+    .addOption(new Option('--priority <n>', 'task priority (lower is sooner; Kiln\'s hub plugin applies it, the upstream koji-image-builder plugin ignores it)').argParser(intArg('--priority')))
     .option('--nowait', 'print the task id and exit without watching')
     .option('-q, --quiet', 'only print the task id and the final result')
     .addOption(new Option('--poll-interval <seconds>', 'fixed time between polls').argParser(secondsArg('--poll-interval')));

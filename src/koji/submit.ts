@@ -38,7 +38,7 @@ export interface ImageBuildRequest {
   /** undefined: the distro's default; true/false override */
   preview?: boolean;
   distro?: string;
-  /** sent to the hub, which (plugin bug) currently ignores it */
+  /** task priority: Kiln's hub plugin applies it; the upstream koji-image-builder plugin checks it, then drops it */
   priority?: number;
 }
 

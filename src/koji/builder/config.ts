@@ -28,14 +28,23 @@ export interface BuilderConfig {
   /** the load this host accepts (sum of task weights), as Koji's host capacity */
   capacity: number;
   pollIntervalMs: number;
+  /** waitrepo: time between repo request checks, and the whole wait (kojid: 60 s, 120 min) */
+  repoWaitPauseMs: number;
+  repoWaitTimeoutMs: number;
   /** how often a running build's log is appended to the task's upload dir */
   logIntervalMs: number;
   workDir: string;
   cacheDir: string;
   buildroot: BuildRootMode;
   definitionsDir?: string;
-  /** "image": report the image's packages in the result's rpmlist; "none": empty list (upstream) */
+  /**
+   * "none" (default, as upstream koji-image-builder): an empty rpmlist in the task result.
+   * "image": the image's packages, which the hub's import then looks up one by one and refuses
+   * unless every one is an RPM it knows (built in Koji); the builder checks that before importing.
+   */
   rpmlist: 'image' | 'none';
+  /** distro for tasks without opts.distro (and no distro in their blueprint) */
+  defaultDistro?: string;
   /** take the host's session lock even when another session holds it */
   forceLock: boolean;
 }
@@ -115,7 +124,7 @@ export function parseBuilderConfig(text: string, file: string): BuilderConfig {
   const hub = r.table(root, 'hub', true);
   r.unknown(hub, 'hub', ['url', 'topurl', 'topdir', 'serverca']);
   const host = r.table(root, 'host', true);
-  r.unknown(host, 'host', ['name', 'arches', 'max_jobs', 'capacity', 'poll_interval', 'log_interval', 'force_lock']);
+  r.unknown(host, 'host', ['name', 'arches', 'max_jobs', 'capacity', 'poll_interval', 'log_interval', 'force_lock', 'repo_wait_pause', 'repo_wait_timeout']);
   const hostName = r.str(host, 'host', 'name', true);
 
   const auth = r.table(root, 'auth', true);
@@ -156,12 +165,14 @@ export function parseBuilderConfig(text: string, file: string): BuilderConfig {
   }
 
   const build = r.table(root, 'build', true);
-  r.unknown(build, 'build', ['work_dir', 'cache_dir', 'buildroot', 'definitions_dir', 'rpmlist']);
+  r.unknown(build, 'build', ['work_dir', 'cache_dir', 'buildroot', 'definitions_dir', 'rpmlist', 'default_distro']);
   const buildroot = r.str(build, 'build', 'buildroot', false) ?? 'bwrap';
   if (buildroot !== 'bwrap' && buildroot !== 'host') r.err('build.buildroot', `must be "bwrap" or "host", got ${JSON.stringify(buildroot)}`);
-  const rpmlist = r.str(build, 'build', 'rpmlist', false) ?? 'image';
+  const rpmlist = r.str(build, 'build', 'rpmlist', false) ?? 'none';
   if (rpmlist !== 'image' && rpmlist !== 'none') r.err('build.rpmlist', `must be "image" or "none", got ${JSON.stringify(rpmlist)}`);
   const defs = r.str(build, 'build', 'definitions_dir', false);
+  // checked against the definitions when the daemon starts (KojiBuilder.start)
+  const defaultDistro = r.str(build, 'build', 'default_distro', false);
 
   return {
     file,
@@ -176,12 +187,15 @@ export function parseBuilderConfig(text: string, file: string): BuilderConfig {
     capacity: r.num(host, 'host', 'capacity', 2.0, { min: 0.01 }),
     pollIntervalMs: Math.round(r.num(host, 'host', 'poll_interval', 15, { min: 0.01 }) * 1000),
     logIntervalMs: Math.round(r.num(host, 'host', 'log_interval', 5, { min: 0.01 }) * 1000),
+    repoWaitPauseMs: Math.round(r.num(host, 'host', 'repo_wait_pause', 60, { min: 0.01 }) * 1000),
+    repoWaitTimeoutMs: Math.round(r.num(host, 'host', 'repo_wait_timeout', 120, { min: 0.01 }) * 60_000),
     forceLock: r.bool(host, 'host', 'force_lock', false),
     workDir: pathOf(r.str(build, 'build', 'work_dir', true)),
     cacheDir: pathOf(r.str(build, 'build', 'cache_dir', true)),
     buildroot: buildroot as BuildRootMode,
     ...(defs ? { definitionsDir: pathOf(defs) } : {}),
     rpmlist: rpmlist as 'image' | 'none',
+    ...(defaultDistro ? { defaultDistro } : {}),
   };
 }
 

@@ -14,7 +14,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 
 import { Store } from '../../executor/store.js';
 import { KilnError } from '../../util/errors.js';
-import { AuthLockError, KojiCallIndeterminateError, KojiFault, KojiTransportError, ServerOffline } from '../faults.js';
+import { AuthError, AuthLockError, KojiCallIndeterminateError, KojiFault, KojiTransportError, ServerOffline } from '../faults.js';
 import { KojiSession } from '../session.js';
 import { double, encodeFault, encodeResponse, kwargs, type XmlRpcStruct, type XmlRpcValue } from '../xmlrpc.js';
 import type { BuilderConfig } from './config.js';
@@ -22,7 +22,7 @@ import { requestParams } from './handlers/common.js';
 import { imageBuilderBuildArchSpec } from './handlers/image-build-arch.js';
 import { imageBuilderBuildSpec, waitrepoSpec } from './handlers/image-build.js';
 import { tagBuildSpec } from './handlers/tag-build.js';
-import { KilnImageBuildRunner, type ImageBuildRunner } from './runner.js';
+import { checkDefaultDistro, KilnImageBuildRunner, type ImageBuildRunner } from './runner.js';
 import { TaskContext, faultFor, type BuilderEnv, type HandlerSpec } from './task.js';
 
 export const TASK_STATES = { FREE: 0, OPEN: 1, CLOSED: 2, CANCELED: 3, ASSIGNED: 4, FAILED: 5 } as const;
@@ -59,6 +59,9 @@ export class KojiBuilder {
   private stopping = false;
   private wake: (() => void) | undefined;
   private taskLoad = 0;
+  /** our open tasks that wait for subtasks (they still count against max_jobs, as in kojid) */
+  private waitingTasks = 0;
+  private saidFullOfWaiting = false;
   private readonly lockFile: string;
   /** task ids this daemon finished (closed or failed), for tests and logs */
   readonly finished: { id: number; method: string; ok: boolean }[] = [];
@@ -90,45 +93,66 @@ export class KojiBuilder {
   }
 
   /**
-   * Log in and take the host's exclusive session. Forced when the previous daemon on this work
-   * dir died without cleaning up (its pid file is there and the pid is gone), or when the
-   * configuration says so.
+   * Log in and take the host's exclusive session. Forced only when the previous daemon on this
+   * work dir held the session (its pid file says so) and is gone, or when the configuration
+   * says so: a start that never got the session leaves nothing to take over, and forcing then
+   * would throw out a builder that is running elsewhere as this host.
    */
   async start(): Promise<void> {
+    checkDefaultDistro(this.config);
     mkdirSync(join(this.config.workDir, 'tasks'), { recursive: true });
-    let crashed = false;
-    if (existsSync(this.lockFile)) {
-      const pid = Number(readFileSync(this.lockFile, 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-        throw new KilnError(`${this.lockFile}: another Kiln build host (pid ${pid}) is using work dir ${this.config.workDir}`);
-      }
-      crashed = true;
+    const prev = readPidFile(this.lockFile);
+    if (prev && prev.pid !== process.pid && alive(prev.pid)) {
+      throw new KilnError(`${this.lockFile}: another Kiln build host (pid ${prev.pid}) is using work dir ${this.config.workDir}`);
     }
-    writeFileSync(this.lockFile, `${process.pid}\n`);
-    if (crashed) {
-      this.log('previous build host process died; cleaning up its leftovers and taking over its session');
-      try {
-        new Store(this.config.cacheDir).cleanTmp();
-      } catch (e) {
-        this.log(`cleaning ${this.config.cacheDir}: ${(e as Error).message}`);
-      }
-    }
-    await this.session.login();
+    const crashed = prev !== undefined && prev.session;
+    writePidFile(this.lockFile, { pid: process.pid, session: false });
+    let gotSession = false;
     try {
-      await this.session.exclusiveSession(crashed || this.config.forceLock);
+      if (crashed) {
+        this.log(`previous build host process (pid ${prev.pid}) died holding the host's session; cleaning up its leftovers and taking over its session`);
+        try {
+          new Store(this.config.cacheDir).cleanTmp();
+        } catch (e) {
+          this.log(`cleaning ${this.config.cacheDir}: ${(e as Error).message}`);
+        }
+      } else if (prev) {
+        this.log(`stale ${this.lockFile} (pid ${prev.pid}) without a session; not forcing the session lock`);
+      }
+      await this.session.login();
+      try {
+        await this.session.exclusiveSession(crashed || this.config.forceLock);
+      } catch (e) {
+        if (e instanceof AuthLockError) {
+          throw new KilnError(
+            `Koji hub ${this.config.hub}: host ${this.config.hostName} already has an active session (another build host running as this host?); ` +
+              `set host.force_lock = true in ${this.config.file} to take it over`,
+          );
+        }
+        throw e;
+      }
+      gotSession = true;
+      // from now on a crash of this process leaves a session the next start may take over
+      writePidFile(this.lockFile, { pid: process.pid, session: true });
     } catch (e) {
-      if (e instanceof AuthLockError) {
-        throw new KilnError(
-          `Koji hub ${this.config.hub}: host ${this.config.hostName} already has an active session (another build host running as this host?); ` +
-            `set host.force_lock = true in ${this.config.file} to take it over`,
-        );
+      if (!gotSession) {
+        // keep the dead holder's record when we did not get its session, so a later start still knows to force
+        if (crashed) writePidFile(this.lockFile, prev!);
+        else rmSync(this.lockFile, { force: true });
+        await this.session.logout().catch(() => undefined);
+        this.session.close();
       }
       throw e;
     }
     this.log(`logged in to ${this.config.hub} as ${this.config.hostName}; handling ${[...this.handlers.keys()].join(', ')}`);
   }
 
-  /** Run the loop until stop() is called. */
+  /**
+   * Run the loop until stop() is called. An AuthError from the hub (the session was closed or
+   * taken over, or renewing an expired one failed; the session already logs in again on
+   * AuthExpired) ends the loop, as it ends kojid's: the tasks are aborted and run() rejects,
+   * so the daemon exits non-zero instead of retrying with a dead session forever.
+   */
   async run(): Promise<void> {
     while (!this.stopping) {
       let took = false;
@@ -137,6 +161,14 @@ export class KojiBuilder {
         took = await this.getNextTask();
       } catch (e) {
         if (this.stopping) break;
+        if (e instanceof AuthError) {
+          const msg =
+            `Koji hub ${this.config.hub}: the session of host ${this.config.hostName} is no longer valid (${e.kojiName}: ${e.faultString}); ` +
+            `another build host may have taken over this host's session, or an admin closed it. Stopping this build host`;
+          this.log(msg);
+          await this.stop();
+          throw new KilnError(msg);
+        }
         this.log(`main loop: ${(e as Error).message}`);
       }
       if (this.stopping) break;
@@ -196,6 +228,7 @@ export class KojiBuilder {
   private async updateTasks(): Promise<void> {
     const open = (await this.session.call<XmlRpcStruct[]>('host.getHostTasks')) ?? [];
     let load = 0;
+    let waiting = 0;
     for (const t of open) {
       const id = Number(t.id);
       const r = this.running.get(id);
@@ -205,8 +238,10 @@ export class KojiBuilder {
       }
       if (t.alert) r.ctx.alert();
       if (!t.waiting) load += Number(t.weight ?? r.weight);
+      else waiting++;
     }
     this.taskLoad = load;
+    this.waitingTasks = waiting;
     // a task of ours the hub no longer lists as open: canceled, or freed/reassigned by an admin
     const listed = new Set(open.map((t) => Number(t.id)));
     for (const [id, r] of this.running) {
@@ -249,7 +284,11 @@ export class KojiBuilder {
       this.ready,
       kwargs({ data: { methods: [...this.handlers.keys()], maxjobs: this.config.maxJobs } }),
     );
-    if (!this.ready) return false;
+    if (!this.ready) {
+      this.warnIfFullOfWaiting();
+      return false;
+    }
+    this.saidFullOfWaiting = false;
     const tasks = (await this.session.call<XmlRpcStruct[]>('host.getTasks')) ?? [];
     let took = false;
     for (const t of tasks) {
@@ -258,6 +297,22 @@ export class KojiBuilder {
       if (await this.takeTask(t)) took = true;
     }
     return took;
+  }
+
+  /**
+   * kojid (TaskManager.readyForTask) counts every open task, waiting ones too, against maxjobs,
+   * and so does this host: with max_jobs parents waiting for their subtasks, this host takes
+   * none of those subtasks. Say so once, since it looks like a hang.
+   */
+  private warnIfFullOfWaiting(): void {
+    const full = !this.stopping && this.running.size >= this.config.maxJobs && this.waitingTasks >= this.config.maxJobs;
+    if (full && !this.saidFullOfWaiting) {
+      this.log(
+        `all ${this.config.maxJobs} job slots (host.max_jobs) are taken by tasks waiting for their subtasks, so this host takes no new task, ` +
+          `not even those subtasks; set host.max_jobs in ${this.config.file} above the number of image builds run at once`,
+      );
+    }
+    this.saidFullOfWaiting = full;
   }
 
   private async takeTask(t: XmlRpcStruct): Promise<boolean> {
@@ -360,6 +415,25 @@ export class KojiBuilder {
       }
     }
   }
+}
+
+interface PidRecord {
+  pid: number;
+  /** this process holds the host's exclusive session on the hub */
+  session: boolean;
+}
+
+/** The pid file: "<pid>\n" then "session\n" once the session is held. Undefined: no file / unreadable. */
+function readPidFile(file: string): PidRecord | undefined {
+  if (!existsSync(file)) return undefined;
+  const lines = readFileSync(file, 'utf8').split('\n').map((l) => l.trim());
+  const pid = Number(lines[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  return { pid, session: lines.includes('session') };
+}
+
+function writePidFile(file: string, r: PidRecord): void {
+  writeFileSync(file, `${r.pid}\n${r.session ? 'session\n' : ''}`);
 }
 
 function alive(pid: number): boolean {

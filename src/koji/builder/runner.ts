@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import type { Blueprint } from '../../blueprint/types.js';
 import { buildImage, extensionOf, type BuildOptions } from '../../build/build.js';
 import { LineProgress } from '../../build/progress.js';
-import { hostDistro, loadDefinitions, resolveImageType } from '../../defs/index.js';
+import { defaultDefinitionsDir, findDistro, hostDistro, loadDefinitions, resolveImageType } from '../../defs/index.js';
 import type { BuildRootMode } from '../../executor/buildroot.js';
 import type { OstreeOptions } from '../../manifest/types.js';
+import { KilnError } from '../../util/errors.js';
 
 export interface ImageBuildRequest {
   imageType: string;
@@ -93,7 +94,9 @@ export function buildOptionsFor(req: ImageBuildRequest): BuildOptions {
 export class KilnImageBuildRunner implements ImageBuildRunner {
   async imageExtension(req: ImageBuildRequest): Promise<string> {
     const defs = loadDefinitions(req.definitionsDir);
-    const distro = req.distro ?? req.blueprint?.distro ?? hostDistro();
+    // the task handler always settles the distro (chooseDistro); no silent host fallback here
+    const distro = req.distro ?? req.blueprint?.distro;
+    if (!distro) throw new KilnError(`image type ${req.imageType}: no distro given`);
     return extensionOf(resolveImageType(defs, distro, req.imageType, req.arch).filename);
   }
 
@@ -120,4 +123,82 @@ export class KilnImageBuildRunner implements ImageBuildRunner {
     const sideFiles = res.sideFiles.filter((f) => !f.endsWith('.metadata.json') && !f.endsWith('.buildlog'));
     return { image: res.image, sideFiles, packages };
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Which distro a task builds. upstream's builder runs image-builder inside a mock buildroot of
+// the build tag, so "no --distro" means the buildroot's distro; a Kiln host builds on itself,
+// where the host's own distro (e.g. debian-12) is usually not one the definitions have.
+
+/** The distro names (and aliases) the definitions know, for messages. */
+function knownDistroNames(definitionsDir: string | undefined): { known: (d: string) => boolean; names: string[] } {
+  const defs = loadDefinitions(definitionsDir);
+  return { known: (d) => findDistro(defs, d) !== undefined, names: defs.distros.map((d) => d.name) };
+}
+
+/** Startup check of build.default_distro against the definitions; the error names file and key. */
+export function checkDefaultDistro(cfg: { file: string; defaultDistro?: string; definitionsDir?: string }): void {
+  if (!cfg.defaultDistro) return;
+  let k: ReturnType<typeof knownDistroNames>;
+  try {
+    k = knownDistroNames(cfg.definitionsDir);
+  } catch (e) {
+    throw new KilnError(`${cfg.file}: build.default_distro: cannot check ${JSON.stringify(cfg.defaultDistro)}: ${(e as Error).message}`);
+  }
+  if (!k.known(cfg.defaultDistro)) {
+    throw new KilnError(
+      `${cfg.file}: build.default_distro: unknown distro ${JSON.stringify(cfg.defaultDistro)}; ` +
+        `the definitions in ${cfg.definitionsDir ?? defaultDefinitionsDir()} have: ${k.names.join(', ')}`,
+    );
+  }
+}
+
+export interface DistroInputs {
+  /** opts.distro of the task */
+  taskDistro?: string;
+  /** the distro the task's blueprint names */
+  blueprintDistro?: string;
+  /** build.default_distro */
+  defaultDistro?: string;
+  /** the builder config file (for the message) */
+  configFile: string;
+  definitionsDir?: string;
+}
+
+/**
+ * The distro to pass to the build, or undefined when the blueprint's own distro applies (as
+ * image-builder: --distro, then the blueprint, then the default). Order: opts.distro, the
+ * blueprint's distro, build.default_distro, the host's distro if the definitions know it;
+ * otherwise the task fails saying how to choose one.
+ */
+export function chooseDistro(
+  i: DistroInputs,
+  deps: { hostDistro?: () => string; known?: (d: string) => boolean; names?: () => string[] } = {},
+): string | undefined {
+  if (i.taskDistro) return i.taskDistro;
+  if (i.blueprintDistro) return undefined;
+  if (i.defaultDistro) return i.defaultDistro;
+  let host: string | undefined;
+  let why: string;
+  try {
+    host = (deps.hostDistro ?? hostDistro)();
+  } catch (e) {
+    why = `the build host's distro cannot be detected (${(e as Error).message})`;
+  }
+  let names: string[] = [];
+  if (host !== undefined) {
+    let known = deps.known;
+    if (!known) {
+      const k = knownDistroNames(i.definitionsDir);
+      known = k.known;
+      names = k.names;
+    }
+    if (known(host)) return host;
+    if (deps.names) names = deps.names();
+    why = `the build host's distro ${JSON.stringify(host)} is not one the image definitions have${names.length ? ` (${names.join(', ')})` : ''}`;
+  }
+  throw new KilnError(
+    `the task gives no distro (no opts.distro, no distro in its blueprint) and ${why!}; ` +
+      `pass opts.distro (kiln koji build --distro <distro>) or set build.default_distro in ${i.configFile}`,
+  );
 }

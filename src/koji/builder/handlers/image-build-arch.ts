@@ -8,11 +8,12 @@ import { parseBlueprint } from '../../../blueprint/index.js';
 import type { Blueprint } from '../../../blueprint/types.js';
 import type { OstreeOptions } from '../../../manifest/types.js';
 import { KilnError } from '../../../util/errors.js';
+import type { KojiSession } from '../../session.js';
 import { fastUpload, taskUploadDir } from '../../upload.js';
-import type { XmlRpcStruct, XmlRpcValue } from '../../xmlrpc.js';
+import { kwargs, type XmlRpcStruct, type XmlRpcValue } from '../../xmlrpc.js';
 import { matchArchiveType, parseArchiveTypes } from '../archive-types.js';
 import { StreamedLog } from '../log-stream.js';
-import type { ImageBuildRequest } from '../runner.js';
+import { chooseDistro, type ImageBuildRequest } from '../runner.js';
 import type { HandlerSpec, TaskContext } from '../task.js';
 import { buildError } from '../task.js';
 import { asInt, asString, asStringList, asStruct, substArch } from './common.js';
@@ -59,7 +60,13 @@ async function imageBuilderBuildArch(ctx: TaskContext, params: XmlRpcValue[]): P
   const blueprint = blueprintFrom(opts.blueprint, ctx.id);
   const seed = opts.seed === undefined || opts.seed === null ? undefined : BigInt(asInt(opts.seed, 'opts.seed'));
   const preview = typeof opts.preview === 'boolean' ? opts.preview : undefined;
-  const distro = typeof opts.distro === 'string' && opts.distro ? opts.distro : undefined;
+  const distro = chooseDistro({
+    ...(typeof opts.distro === 'string' && opts.distro ? { taskDistro: opts.distro } : {}),
+    ...(blueprint?.distro ? { blueprintDistro: blueprint.distro } : {}),
+    ...(cfg.defaultDistro ? { defaultDistro: cfg.defaultDistro } : {}),
+    configFile: cfg.file,
+    ...(cfg.definitionsDir ? { definitionsDir: cfg.definitionsDir } : {}),
+  });
   const ostree = ostreeFrom(opts.ostree, arch);
   const outputName = `${name}-${version}-${release}.${arch}`;
 
@@ -125,8 +132,21 @@ async function imageBuilderBuildArch(ctx: TaskContext, params: XmlRpcValue[]): P
         logLine(`build failed: ${m}`);
         throw buildError(`Kiln build of ${req.imageType} for ${arch} failed: ${e instanceof Error ? e.message : String(e)}`);
       }
+      const fresh: XmlRpcStruct[] = [];
       for (const p of out.packages) {
-        packages.set(`${p.name}-${p.epoch}:${p.version}-${p.release}.${p.arch}`, { name: p.name, version: p.version, release: p.release, epoch: p.epoch, arch: p.arch });
+        const key = `${p.name}-${p.epoch}:${p.version}-${p.release}.${p.arch}`;
+        if (packages.has(key)) continue;
+        const entry: XmlRpcStruct = { name: p.name, version: p.version, release: p.release, epoch: p.epoch, arch: p.arch };
+        packages.set(key, entry);
+        fresh.push(entry);
+      }
+      // The hub's import looks up every rpmlist entry and refuses the whole import at the first
+      // one it does not know, after it has already moved the images into the build's dir. Find
+      // that out now, before uploading. Scratch builds are not imported.
+      if (cfg.rpmlist === 'image' && !opts.scratch) {
+        logLine(`checking the image's ${fresh.length} RPMs against the hub (build.rpmlist = "image")`);
+        const problem = await rpmlistProblem(ctx.session, fresh, cfg.file);
+        if (problem) throw buildError(problem);
       }
       for (const f of [out.image, ...out.sideFiles]) {
         logLine(`uploading ${basename(f)}`);
@@ -155,6 +175,38 @@ async function imageBuilderBuildArch(ctx: TaskContext, params: XmlRpcValue[]): P
     if (!ctx.signal.aborted) rmSync(taskDir, { recursive: true, force: true });
     throw e;
   }
+}
+
+const nvra = (r: XmlRpcStruct) => `${r.name}-${r.epoch ? `${r.epoch}:` : ''}${r.version}-${r.release}.${r.arch}`;
+
+/**
+ * What host.completeImageBuild would refuse in an rpmlist: entries getRPM (name, version,
+ * release, arch; the hub does not compare the epoch) does not find, and draft rpms
+ * (importImageInternal rejects those). Undefined when the hub knows them all.
+ */
+export async function rpmlistProblem(session: KojiSession, rpms: XmlRpcStruct[], configFile: string): Promise<string | undefined> {
+  if (rpms.length === 0) return undefined;
+  const res = await session.multiCall(
+    rpms.map((r) => ({ method: 'getRPM', params: [{ name: r.name!, version: r.version!, release: r.release!, arch: r.arch! }, kwargs({ strict: false })] })),
+    { batch: 1000 },
+  );
+  const unknown: string[] = [];
+  const draft: string[] = [];
+  res.forEach((r, i) => {
+    if (!r.ok) throw r.error;
+    if (r.value === null || r.value === undefined) unknown.push(nvra(rpms[i]!));
+    else if ((r.value as XmlRpcStruct).draft === true) draft.push(nvra(rpms[i]!));
+  });
+  if (!unknown.length && !draft.length) return undefined;
+  const first = (l: string[]) => l.slice(0, 10).join(', ') + (l.length > 10 ? `, ... (${l.length - 10} more)` : '');
+  const parts: string[] = [];
+  if (unknown.length) parts.push(`${unknown.length} of the image's ${rpms.length} RPMs are not known to the Koji hub: ${first(unknown)}`);
+  if (draft.length) parts.push(`${draft.length} are draft RPMs, which an image may not list: ${first(draft)}`);
+  return (
+    `build.rpmlist = "image" in ${configFile}: ${parts.join('; ')}. The hub's image import (host.completeImageBuild) ` +
+    `refuses an rpmlist with RPMs it has no record of; only RPMs built in or imported into this Koji can be listed. ` +
+    `Set build.rpmlist = "none" (the default, as koji-image-builder) to report no RPMs`
+  );
 }
 
 export const imageBuilderBuildArchSpec: HandlerSpec = { handler: imageBuilderBuildArch, weight: 0.2 };

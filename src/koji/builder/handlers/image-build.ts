@@ -10,7 +10,8 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { kwargs, type XmlRpcStruct, type XmlRpcValue } from '../../xmlrpc.js';
+import { KojiFault } from '../../faults.js';
+import { kwargs, splitKwargs, type XmlRpcStruct, type XmlRpcValue } from '../../xmlrpc.js';
 import type { HandlerSpec, TaskContext } from '../task.js';
 import { buildError, genericError, isFaultDict } from '../task.js';
 import { asInt, asString, asStringList, asStruct, canonArch, requestParams, taskWorkDir } from './common.js';
@@ -41,18 +42,245 @@ function writeState(ctx: TaskContext, s: ParentState): void {
   renameSync(`${f}.tmp`, f);
 }
 
+// ------------------------------------------------------------------------------ build tag repos
+//
+// Koji 1.35 asks for repos instead of waiting for kojira to notice: the parent task calls
+// repo.request (the hub answers with a usable repo, or a queue entry kojira will act on) and,
+// without a repo, hands the waiting to a `waitrepo` subtask [tag name, newer_than (legacy,
+// None), nvrs, min_event of the request]; waitrepo follows the request with repo.checkRequest
+// until it holds a repo, goes inactive (kojira gave up) or the wait times out. Hubs before 1.35
+// have no repo.request ("Invalid method"): then the old way, polling getRepo, is used.
+
+/** How long waitrepo waits between checks and in all (kojid's WaitrepoTask: 60 s, 120 min). */
+export interface RepoWaitSettings {
+  repoWaitPauseMs: number;
+  repoWaitTimeoutMs: number;
+}
+export const REPO_WAIT_DEFAULTS: RepoWaitSettings = { repoWaitPauseMs: 60_000, repoWaitTimeoutMs: 120 * 60_000 };
+
 /**
- * BaseTaskHandler.getRepo: the build tag's current repo; with none, make sure the tag is a
- * build tag of some target and wait for one (waitrepo subtask).
+ * The settings in effect: [host] repo_wait_pause / repo_wait_timeout of the builder configuration,
+ * else kojid's defaults (configs built by hand in tests may leave them out).
+ */
+export function repoWaitSettings(ctx: TaskContext): RepoWaitSettings {
+  const c: Partial<RepoWaitSettings> = ctx.config;
+  const pick = (v: unknown, dflt: number) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : dflt);
+  return {
+    repoWaitPauseMs: pick(c.repoWaitPauseMs, REPO_WAIT_DEFAULTS.repoWaitPauseMs),
+    repoWaitTimeoutMs: pick(c.repoWaitTimeoutMs, REPO_WAIT_DEFAULTS.repoWaitTimeoutMs),
+  };
+}
+
+const TASK_STATE_NAMES = ['FREE', 'OPEN', 'CLOSED', 'CANCELED', 'ASSIGNED', 'FAILED'];
+
+/** The hub predates repo.request (kojixmlrpc: GenericError "Invalid method: <name>"). */
+function isMissingMethod(e: unknown, method: string): boolean {
+  return e instanceof KojiFault && e.faultString.includes(`Invalid method: ${method}`);
+}
+
+interface Nvr {
+  name: string;
+  version: string;
+  release: string;
+}
+
+function parseNvr(nvr: string): Nvr {
+  const m = /^(.+)-([^-]+)-([^-]+)$/.exec(nvr);
+  if (!m) throw genericError(`invalid format: ${nvr}`);
+  return { name: m[1]!, version: m[2]!, release: m[3]! };
+}
+
+/** "M:SS" since start, as Koji prints waiting times. */
+function duration(startMs: number): string {
+  const s = Math.floor((Date.now() - startMs) / 1000);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/**
+ * What kojid's RepoWatcher does for one tag: ask the hub for a repo that satisfies the
+ * conditions (min_event, nvrs), check what comes back, and follow a request until kojira
+ * fulfils it.
+ */
+class RepoWatch {
+  readonly builds: Nvr[];
+  private startMs: number | undefined;
+
+  private constructor(
+    private readonly ctx: TaskContext,
+    readonly tag: XmlRpcStruct,
+    readonly nvrs: string[],
+    readonly minEvent: number | null,
+    private readonly settings: RepoWaitSettings,
+  ) {
+    this.builds = nvrs.map(parseNvr);
+  }
+
+  static async create(ctx: TaskContext, tag: XmlRpcValue, nvrs: string[], minEvent: XmlRpcValue): Promise<RepoWatch> {
+    const s = ctx.session;
+    const info = asStruct(await s.call('getTag', tag, kwargs({ strict: true })), 'getTag');
+    let min: number | null = null;
+    if (minEvent === 'last') min = await s.call<number | null>('tagLastChangeEvent', asInt(info.id ?? null, 'tag id'));
+    else if (minEvent !== null && minEvent !== undefined) min = asInt(typeof minEvent === 'string' ? Number(minEvent) : minEvent, 'min_event');
+    return new RepoWatch(ctx, info, nvrs, min, repoWaitSettings(ctx));
+  }
+
+  get tagId(): number {
+    return asInt(this.tag.id ?? null, 'tag id');
+  }
+  get tagName(): string {
+    return String(this.tag.name);
+  }
+
+  /** repo.request(tag, min_event, at_event=None, opts=None): {repo, request, duplicate} */
+  async request(minEvent: number | null): Promise<{ repo: XmlRpcStruct | null; request: XmlRpcStruct | null }> {
+    // a repeated request only finds the same queue entry (duplicate), so a lost answer may be re-asked
+    const check = asStruct(
+      await this.ctx.session.callWithOptions('repo.request', [this.tagId, kwargs({ min_event: minEvent, at_event: null, opts: null })], { safeToRepeat: true }),
+      'repo.request',
+    );
+    const repo = check.repo ? asStruct(check.repo, 'repo.request repo') : null;
+    const request = check.request ? asStruct(check.request, 'repo.request request') : null;
+    return { repo, request };
+  }
+
+  /** RepoWatcher.check_repo: right tag, new enough, holding the nvrs. */
+  async checkRepo(repo: XmlRpcStruct): Promise<boolean> {
+    if (repo.tag_id !== this.tagId) {
+      this.ctx.log(`got repo ${String(repo.id)} for the wrong tag: expected ${this.tagId}, got ${String(repo.tag_id)}`);
+      return false;
+    }
+    if (this.minEvent !== null && Number(repo.create_event) < this.minEvent) {
+      this.ctx.log(`got repo ${String(repo.id)} before min event: ${String(repo.create_event)} < ${this.minEvent}`);
+      return false;
+    }
+    if (this.builds.length && !(await this.hasBuilds(asInt(repo.create_event ?? null, 'repo create_event')))) {
+      this.ctx.log(`got repo ${String(repo.id)} without the needed builds`);
+      return false;
+    }
+    return true;
+  }
+
+  /** koji.util.checkForBuilds: every nvr tagged (with inheritance) at the event. */
+  async hasBuilds(event: number | null): Promise<boolean> {
+    for (const b of this.builds) {
+      const tagged = await this.ctx.session.call<XmlRpcStruct[]>('listTagged', this.tagId, kwargs({ event, package: b.name, inherit: true }));
+      if (!(tagged ?? []).some((t) => t.version === b.version && t.release === b.release)) return false;
+    }
+    return true;
+  }
+
+  private timedOut(): boolean {
+    this.startMs ??= Date.now();
+    return Date.now() - this.startMs > this.settings.repoWaitTimeoutMs;
+  }
+
+  private async pause(): Promise<void> {
+    await this.ctx.pause(this.settings.repoWaitPauseMs);
+  }
+
+  /** RepoWatcher.wait_request: the request's repo, once kojira made it. */
+  async waitRequest(req: XmlRpcStruct): Promise<XmlRpcStruct> {
+    const fields = ['task_id', 'task_state', 'repo_id', 'active', 'tries'] as const;
+    const seen = new Map<string, XmlRpcValue>(fields.map((f) => [f, req[f] ?? null]));
+    this.startMs ??= Date.now();
+    for (;;) {
+      const check = asStruct(
+        await this.ctx.session.callWithOptions('repo.checkRequest', [req.id ?? null], { safeToRepeat: true }),
+        'repo.checkRequest',
+      );
+      if (check.repo) return asStruct(check.repo, 'repo.checkRequest repo');
+      const now = asStruct(check.request ?? null, 'repo.checkRequest request');
+      for (const f of fields) {
+        const before = seen.get(f) ?? null;
+        const after = now[f] ?? null;
+        if (before === after) continue;
+        seen.set(f, after);
+        const show = (v: XmlRpcValue) => (f === 'task_state' && typeof v === 'number' ? (TASK_STATE_NAMES[v] ?? String(v)) : String(v));
+        this.ctx.log(`repo request ${String(req.id)} updated: ${f}: ${show(before)} -> ${show(after)}`);
+      }
+      if (this.timedOut()) throw genericError(`Unsuccessfully waited ${duration(this.startMs)} for a new ${this.tagName} repo`);
+      if (!now.active) {
+        if (now.task_id) this.ctx.log(`repo task ${String(now.task_id)} state is ${TASK_STATE_NAMES[Number(now.task_state)] ?? String(now.task_state)}`);
+        throw genericError('Repo request no longer active');
+      }
+      await this.pause();
+    }
+  }
+
+  /** RepoWatcher.wait_builds: until every nvr is tagged. */
+  async waitBuilds(): Promise<void> {
+    this.startMs ??= Date.now();
+    for (;;) {
+      if (await this.hasBuilds(null)) return;
+      if (this.timedOut()) {
+        throw genericError(`Unsuccessfully waited ${duration(this.startMs)} for ${this.nvrs.join(', ')} to appear in the ${this.tagName} repo`);
+      }
+      await this.pause();
+    }
+  }
+
+  /** RepoWatcher.waitrepo: request, follow the request, re-request when the repo does not fit. */
+  async waitrepo(): Promise<XmlRpcStruct> {
+    this.startMs ??= Date.now();
+    let minEvent: number | null = this.minEvent;
+    let req: XmlRpcStruct | null = null;
+    for (;;) {
+      if (req) {
+        const repo = await this.waitRequest(req);
+        if (await this.checkRepo(repo)) return repo;
+        // the tag changed again (or a hub bug): ask for a repo as of its latest change
+        minEvent = await this.ctx.session.call<number | null>('tagLastChangeEvent', this.tagId);
+        this.ctx.log(`repo ${String(repo.id)} from request ${String(req.id)} did not satisfy the conditions; asking again`);
+        req = null;
+      }
+      if (this.builds.length) {
+        await this.waitBuilds();
+        minEvent = await this.ctx.session.call<number | null>('tagLastChangeEvent', this.tagId);
+      }
+      const got = await this.request(minEvent);
+      if (got.repo) {
+        if (await this.checkRepo(got.repo)) return got.repo;
+      } else if (got.request) {
+        req = got.request;
+        this.ctx.log(`waiting on repo request ${String(req.id)} for ${this.tagName} (min_event ${String(req.min_event)})`);
+        if (minEvent === null) minEvent = req.min_event === null || req.min_event === undefined ? null : Number(req.min_event);
+      } else throw genericError(`repo.request for ${this.tagName} returned neither a repo nor a request`);
+      await this.pause();
+    }
+  }
+}
+
+/**
+ * BaseTaskHandler.getRepo (Koji 1.35): a repo for the build tag now, or a waitrepo subtask
+ * that waits for the repo the hub was asked for.
  */
 export async function getRepo(ctx: TaskContext, tagId: number): Promise<XmlRpcStruct> {
-  const repo = await ctx.session.call('getRepo', tagId);
+  const watch = await RepoWatch.create(ctx, tagId, [], null);
+  let got: { repo: XmlRpcStruct | null; request: XmlRpcStruct | null };
+  try {
+    got = await watch.request(null);
+  } catch (e) {
+    if (!isMissingMethod(e, 'repo.request')) throw e;
+    ctx.log('the hub has no repo.request (Koji before 1.35); falling back to polling getRepo');
+    return legacyGetRepo(ctx, watch.tag);
+  }
+  if (got.repo && (await watch.checkRepo(got.repo))) return got.repo;
+  const minEvent = got.request ? (got.request.min_event ?? null) : null;
+  ctx.log(`no usable repo for tag ${watch.tagName} yet; ${got.request ? `requested one (request ${String(got.request.id)}), ` : ''}waiting in a waitrepo subtask`);
+  // the label makes the subtask call safe to repeat when a restarted host runs the parent again
+  const waitId = await ctx.subtask('waitrepo', [watch.tagName, null, [], minEvent], { label: 'waitrepo' });
+  const res = await ctx.wait([waitId]);
+  return asStruct(res.get(waitId) ?? null, 'waitrepo result');
+}
+
+/** getRepo before Koji 1.35: the current repo, else (for a target's build tag) wait for kojira. */
+async function legacyGetRepo(ctx: TaskContext, tag: XmlRpcStruct): Promise<XmlRpcStruct> {
+  const repo = await ctx.session.call('getRepo', tag.id ?? null);
   if (repo) return asStruct(repo, 'getRepo');
-  const tag = asStruct(await ctx.session.call('getTag', tagId, kwargs({ strict: true })), 'getTag');
-  const targets = await ctx.session.call<XmlRpcValue[]>('getBuildTargets', kwargs({ buildTagID: tagId }));
+  const targets = await ctx.session.call<XmlRpcValue[]>('getBuildTargets', kwargs({ buildTagID: tag.id ?? null }));
   if (!targets || targets.length === 0) throw buildError(`no repo (and no target) for tag ${String(tag.name)}`);
   ctx.log(`no repo for tag ${String(tag.name)} yet; waiting for one`);
-  const waitId = await ctx.subtask('waitrepo', [tagId, null, null], { label: 'waitrepo' });
+  const waitId = await ctx.subtask('waitrepo', [tag.name ?? null, null, null], { label: 'waitrepo' });
   const res = await ctx.wait([waitId]);
   return asStruct(res.get(waitId) ?? null, 'waitrepo result');
 }
@@ -193,16 +421,50 @@ async function imageBuilderBuild(ctx: TaskContext, params: XmlRpcValue[]): Promi
 
 export const imageBuilderBuildSpec: HandlerSpec = { handler: imageBuilderBuild, weight: 0.2 };
 
-/** kojid's WaitrepoTask, reduced: poll getRepo until the tag has a (new enough) repo. */
+/**
+ * kojid's WaitrepoTask: waitrepo(tag, newer_than=None, nvrs=None, min_event=None) returns the
+ * repo info of a repo of the tag that is at least as new as min_event and holds the nvrs.
+ * newer_than is the legacy form ("now", or a time: the tag's first change after it).
+ */
 async function waitrepo(ctx: TaskContext, params: XmlRpcValue[]): Promise<XmlRpcValue> {
-  const [tag, newerThan] = params;
+  const { args, kwargs: kw } = splitKwargs(params);
+  const names = ['tag', 'newer_than', 'nvrs', 'min_event'];
+  const a = new Map<string, XmlRpcValue>(names.map((n, i) => [n, (i < args.length ? args[i] : kw[n]) ?? null]));
+  const tag = a.get('tag') ?? null;
+  if (tag === null) throw genericError('waitrepo: no tag given');
+  const newerThan = a.get('newer_than') ?? null;
+  let minEvent = a.get('min_event') ?? null;
+  const nvrs = asStringList(a.get('nvrs') ?? null, 'nvrs');
+  const s = ctx.session;
+  if (newerThan !== null) {
+    if (minEvent !== null) throw genericError('newer_than and min_event args conflict');
+    if (typeof newerThan === 'string' && newerThan.toLowerCase() === 'now') minEvent = 'last';
+    else if (typeof newerThan === 'number') {
+      const base = (await s.call('getLastEvent', kwargs({ before: newerThan, strict: false }))) as XmlRpcStruct | null;
+      minEvent = (await s.call<number | null>('tagFirstChangeEvent', tag, kwargs({ after: base ? (base.id ?? null) : null }))) ?? 'last';
+    } else throw genericError(`Invalid value for newer_than: ${JSON.stringify(newerThan)}`);
+  }
+  const watch = await RepoWatch.create(ctx, tag, nvrs, minEvent);
+  try {
+    return await watch.waitrepo();
+  } catch (e) {
+    if (!isMissingMethod(e, 'repo.request')) throw e;
+    ctx.log('the hub has no repo.request (Koji before 1.35); falling back to polling getRepo');
+    return legacyWaitrepo(ctx, watch, typeof newerThan === 'number' ? newerThan : null);
+  }
+}
+
+/** waitrepo on a hub before 1.35: poll getRepo until the tag has a repo (newer than newer_than). */
+async function legacyWaitrepo(ctx: TaskContext, watch: RepoWatch, newerThan: number | null): Promise<XmlRpcStruct> {
+  const { repoWaitPauseMs, repoWaitTimeoutMs } = repoWaitSettings(ctx);
   const started = Date.now();
-  const timeoutMs = 24 * 3600 * 1000;
   for (;;) {
-    const repo = (await ctx.session.call('getRepo', tag ?? null)) as XmlRpcStruct | null;
-    if (repo && (typeof newerThan !== 'number' || Number(repo.create_ts) > newerThan)) return repo;
-    if (Date.now() - started > timeoutMs) throw genericError(`timed out waiting for a repo for tag ${String(tag)}`);
-    await ctx.pause(ctx.config.pollIntervalMs);
+    const repo = (await ctx.session.call('getRepo', watch.tagId)) as XmlRpcStruct | null;
+    if (repo && (newerThan === null || Number(repo.create_ts) > newerThan) && (!watch.builds.length || (await watch.hasBuilds(asInt(repo.create_event ?? null, 'create_event'))))) {
+      return repo;
+    }
+    if (Date.now() - started > repoWaitTimeoutMs) throw genericError(`Unsuccessfully waited ${duration(started)} for a new ${watch.tagName} repo`);
+    await ctx.pause(repoWaitPauseMs);
   }
 }
 
