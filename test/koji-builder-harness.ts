@@ -10,7 +10,7 @@ import { parseBuilderConfig, type BuilderConfig } from '../src/koji/builder/conf
 import { KojiBuilder } from '../src/koji/builder/daemon.js';
 import type { ImageBuildOutput, ImageBuildRequest, ImageBuildRunner } from '../src/koji/builder/runner.js';
 import { decodeResponse, type XmlRpcStruct, type XmlRpcValue } from '../src/koji/xmlrpc.js';
-import { startKojiHubDouble, TASK_STATES, type KojiHubDouble } from './helpers/kojihub-double.js';
+import { startKojiHubDouble, TASK_STATES, type KojiHubDouble, type KojiHubDoubleOptions } from './helpers/kojihub-double.js';
 
 export function makeTmp(prefix: string): { tmp: () => string; cleanup: () => void } {
   const dirs: string[] = [];
@@ -43,7 +43,15 @@ export async function startHarness(
   dir: string,
   runner: ImageBuildRunner,
   packages = ['Fedora-Minimal'],
-  extra: { host?: string; build?: string; paused?: boolean } = {},
+  extra: {
+    host?: string;
+    build?: string;
+    paused?: boolean;
+    /** options for the hub double (tags, repo manager, ...) over the defaults here */
+    hub?: Partial<KojiHubDoubleOptions>;
+    /** adjust the parsed builder config (settings the TOML text above does not set) */
+    configure?: (cfg: BuilderConfig) => void;
+  } = {},
 ): Promise<Harness> {
   const dbl = await startKojiHubDouble({
     topdir: path.join(dir, 'koji'),
@@ -55,6 +63,7 @@ export async function startHarness(
     tags: [{ name: 'f42-build', arches: 'x86_64 aarch64' }, { name: 'f42', packages }],
     targets: [{ name: 'f42-image-builder', buildTag: 'f42-build', destTag: 'f42' }],
     schedulerIntervalMs: 0,
+    ...extra.hub,
   });
   const file = path.join(dir, 'builder.toml');
   fs.writeFileSync(
@@ -65,6 +74,7 @@ export async function startHarness(
       `[build]\nwork_dir = "${dir}/work"\ncache_dir = "${dir}/cache"\nbuildroot = "host"\n${extra.build ?? 'default_distro = "fedora-42"'}\n`,
   );
   const cfg: BuilderConfig = parseBuilderConfig(fs.readFileSync(file, 'utf8'), file);
+  extra.configure?.(cfg);
   const logs: string[] = [];
   const builder = new KojiBuilder(cfg, { runner, log: (m) => logs.push(m) });
   await builder.start();

@@ -4,15 +4,11 @@
 // up on fails the build with the hub's condition; a hub without repo.request (Koji < 1.35) gets
 // the old getRepo polling.
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 
-import { parseBuilderConfig, type BuilderConfig } from '../src/koji/builder/config.js';
-import { KojiBuilder } from '../src/koji/builder/daemon.js';
 import { decodeCall, type XmlRpcStruct } from '../src/koji/xmlrpc.js';
-import { BUILD_STATES, startKojiHubDouble, TASK_STATES, type KojiHubDouble, type KojiHubDoubleOptions } from './helpers/kojihub-double.js';
-import { children, makeTmp, result, SmallRunner, submit, waitTask } from './koji-builder-harness.js';
+import { BUILD_STATES, TASK_STATES, type KojiHubDouble, type KojiHubDoubleOptions } from './helpers/kojihub-double.js';
+import { children, makeTmp, result, SmallRunner, startHarness, submit, waitTask } from './koji-builder-harness.js';
 
 const { tmp, cleanup } = makeTmp('kiln-kojirepo-');
 after(cleanup);
@@ -26,43 +22,23 @@ interface Setup {
 
 /** Hub double whose build tag f42-build starts WITHOUT a repo, and a host polling every 50 ms. */
 async function setup(o: Partial<KojiHubDoubleOptions> = {}, wait: { repoWaitPauseMs?: number; repoWaitTimeoutMs?: number } = {}): Promise<Setup> {
-  const dir = tmp();
-  const dbl = await startKojiHubDouble({
-    topdir: path.join(dir, 'koji'),
-    users: [
-      { name: 'kojiadmin', password: 'adminpass', perms: ['admin'] },
-      { name: 'imguser', password: 'imgpass', perms: ['image'] },
-    ],
-    hosts: [{ name: 'kiln1', password: 'hostpass', arches: 'x86_64 aarch64', capacity: 10, channels: ['default', 'image'] }],
-    tags: [{ name: 'f42-build', arches: 'x86_64 aarch64', repo: false }, { name: 'f42', packages: ['Fedora-Minimal'] }],
-    targets: [{ name: 'f42-image-builder', buildTag: 'f42-build', destTag: 'f42' }],
-    schedulerIntervalMs: 0,
-    ...o,
-  });
-  const file = path.join(dir, 'builder.toml');
-  fs.writeFileSync(
-    file,
-    `[hub]\nurl = "${dbl.url}"\ntopurl = "${dbl.topurl}"\n\n[auth]\ntype = "password"\nuser = "kiln1"\npassword = "hostpass"\n\n` +
-      `[host]\nname = "kiln1"\narches = ["x86_64", "aarch64"]\nmax_jobs = 4\ncapacity = 4.0\npoll_interval = 0.05\nlog_interval = 0.05\n\n` +
-      `[build]\nwork_dir = "${dir}/work"\ncache_dir = "${dir}/cache"\nbuildroot = "host"\n`,
-  );
-  const cfg: BuilderConfig = parseBuilderConfig(fs.readFileSync(file, 'utf8'), file);
-  Object.assign(cfg, { repoWaitPauseMs: wait.repoWaitPauseMs ?? 30, ...(wait.repoWaitTimeoutMs ? { repoWaitTimeoutMs: wait.repoWaitTimeoutMs } : {}) });
   const runner = new SmallRunner();
-  const logs: string[] = [];
-  const builder = new KojiBuilder(cfg, { runner, log: (m) => logs.push(m) });
-  await builder.start();
-  const loop = builder.run();
-  return {
-    dbl,
-    runner,
-    logs,
-    stop: async () => {
-      await builder.stop();
-      await loop;
-      await dbl.stop();
+  const h = await startHarness(tmp(), runner, ['Fedora-Minimal'], {
+    hub: { tags: [{ name: 'f42-build', arches: 'x86_64 aarch64', repo: false }, { name: 'f42', packages: ['Fedora-Minimal'] }], ...o },
+    configure: (cfg) => {
+      cfg.repoWaitPauseMs = wait.repoWaitPauseMs ?? 30;
+      if (wait.repoWaitTimeoutMs) cfg.repoWaitTimeoutMs = wait.repoWaitTimeoutMs;
     },
-  };
+  });
+  return { dbl: h.dbl, runner, logs: h.logs, stop: h.stop };
+}
+
+async function until(cond: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    assert.ok(Date.now() < end, `timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 const hostCalls = (dbl: KojiHubDouble) => dbl.calls.filter((c) => c.user === 'kiln1');
@@ -70,11 +46,18 @@ const request = (dbl: KojiHubDouble, id: number) => decodeCall(dbl.state.tasks.g
 
 describe('koji builder: build tag repos (Koji 1.35 repo requests)', () => {
   test('no repo at first: the host requests one, waits in waitrepo, and builds once kojira made it', async () => {
-    // kojira takes its time: the waitrepo task sees the request change before the repo comes
-    const s = await setup({ repoManager: { delayMs: 150 } });
+    // kojira takes its time: the test plays it, one pass at a time, so that the waitrepo task
+    // sees the request change (newRepo task started) before the repo comes, whatever the load
+    const s = await setup({ repoManager: { mode: 'off' } });
     try {
       assert.equal(s.dbl.callAs('imguser', 'getRepo', ['f42-build']), null, 'no repo before the build');
       const id = submit(s.dbl, ['x86_64'], { distro: 'fedora-42' });
+      const nChecks = () => hostCalls(s.dbl).filter((c) => c.method === 'repo.checkRequest').length;
+      await until(() => nChecks() >= 1, 'waitrepo checks the request');
+      s.dbl.repoManager.tick(); // the newRepo task starts
+      const seen = nChecks();
+      await until(() => nChecks() > seen, 'waitrepo checks the request again');
+      s.dbl.repoManager.tick(); // the repo is made and handed to the request
       assert.equal(await waitTask(s.dbl, id), TASK_STATES.CLOSED, JSON.stringify(result(s.dbl, id)));
 
       const reqs = [...s.dbl.state.repoRequests.values()];
@@ -181,9 +164,13 @@ describe('koji builder: build tag repos (Koji 1.35 repo requests)', () => {
   });
 
   test('a hub without repo.request (Koji < 1.35): falls back to polling getRepo, saying so', async () => {
-    const s = await setup({ legacyRepos: true, repoManager: { delayMs: 300 } });
+    // the repo appears only once waitrepo is polling (an old hub's kojira works on its own
+    // schedule; making it here, not after a delay, keeps the test independent of machine load)
+    const s = await setup({ legacyRepos: true, repoManager: { mode: 'off' } });
     try {
       const id = submit(s.dbl, ['x86_64'], { distro: 'fedora-42' });
+      await until(() => children(s.dbl, id).some((k) => k.method === 'waitrepo' && k.state === TASK_STATES.OPEN), 'a waitrepo task is started');
+      s.dbl.makeRepo('f42-build');
       assert.equal(await waitTask(s.dbl, id), TASK_STATES.CLOSED, JSON.stringify(result(s.dbl, id)));
       // (the hub refuses an unknown method before it looks at the session)
       const asked = s.dbl.calls.find((c) => c.method === 'repo.request')!;
