@@ -6,7 +6,7 @@
 import { accessSync, constants, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { KilnError } from '../util/errors.js';
-import { run, type RunOptions, type RunResult } from './proc.js';
+import { CommandFailedError, run, type RunOptions, type RunResult } from './proc.js';
 
 export type BuildRootMode = 'bwrap' | 'host';
 
@@ -107,12 +107,11 @@ export class BuildRoot {
  * Say that in words a user can act on; the stage prefix of the original message is kept.
  */
 function explainExecFailure(e: unknown): unknown {
-  if (!(e instanceof KilnError)) return e;
-  const m = /bwrap: execvp ([^:\n]+): ([^\n]+)/.exec(e.message);
+  if (!(e instanceof CommandFailedError)) return e;
+  const m = /^bwrap: execvp ([^:\n]+): ([^\n]+)/m.exec(e.stderr);
   if (!m) return e;
-  const prefix = /^(.*?)command 'bwrap /s.exec(e.message)?.[1] ?? '';
   return new KilnError(
-    `${prefix}the build root cannot run "${m[1]}" (${m[2]!.trim()}): the build pipeline's packages must provide it as a program for this machine. ` +
+    `${e.prefix}the build root cannot run "${m[1]}" (${m[2]!.trim()}): the build pipeline's packages must provide it as a program for this machine. ` +
       `Add the package that provides it to the build root, or use --buildroot host to run stages with this machine's tools ` +
       `(needed for repositories of placeholder packages such as \`kiln demo-repo\`'s)`,
   );

@@ -38,6 +38,19 @@ export function killAllChildren(): void {
   }
 }
 
+/** A command that ran and failed: the message for the user, plus what callers may explain further. */
+export class CommandFailedError extends KilnError {
+  override name = 'CommandFailedError';
+  constructor(
+    message: string,
+    /** the stage/step prefix of the message (`<what>: `), empty when none was given */
+    readonly prefix: string,
+    readonly stderr: string,
+  ) {
+    super(message);
+  }
+}
+
 function tail(s: string, n = 2000): string {
   const t = s.trim();
   return t.length > n ? '…' + t.slice(t.length - n) : t;
@@ -105,7 +118,7 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
       }
       const how = code === null ? `was killed by ${sig}` : `failed with exit code ${code}`;
       const err = tail(stderr) || tail(stdout);
-      reject(new KilnError(`${prefix}command '${argv.join(' ').slice(0, 300)}' ${how}${err ? `: ${err}` : ''}`));
+      reject(new CommandFailedError(`${prefix}command '${argv.join(' ').slice(0, 300)}' ${how}${err ? `: ${err}` : ''}`, prefix, stderr));
     });
   });
 }
