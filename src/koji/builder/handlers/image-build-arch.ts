@@ -17,6 +17,7 @@ import { chooseDistro, type ImageBuildRequest } from '../runner.js';
 import type { HandlerSpec, TaskContext } from '../task.js';
 import { buildError } from '../task.js';
 import { asInt, asString, asStringList, asStruct, substArch } from './common.js';
+import { formatNevra, type Nevra } from '../../../rpm/nevra.js';
 
 export const TASK_LOG_NAME = 'kiln-build.log';
 
@@ -177,14 +178,15 @@ async function imageBuilderBuildArch(ctx: TaskContext, params: XmlRpcValue[]): P
   }
 }
 
-const nvra = (r: XmlRpcStruct) => `${r.name}-${r.epoch ? `${r.epoch}:` : ''}${r.version}-${r.release}.${r.arch}`;
+/** An rpmlist entry (the image's package, as a struct) in dnf's spelling. */
+const nvra = (r: XmlRpcStruct) => formatNevra(r as unknown as Nevra);
 
 /**
  * What host.completeImageBuild would refuse in an rpmlist: entries getRPM (name, version,
  * release, arch; the hub does not compare the epoch) does not find, and draft rpms
  * (importImageInternal rejects those). Undefined when the hub knows them all.
  */
-export async function rpmlistProblem(session: KojiSession, rpms: XmlRpcStruct[], configFile: string): Promise<string | undefined> {
+async function rpmlistProblem(session: KojiSession, rpms: XmlRpcStruct[], configFile: string): Promise<string | undefined> {
   if (rpms.length === 0) return undefined;
   const res = await session.multiCall(
     rpms.map((r) => ({ method: 'getRPM', params: [{ name: r.name!, version: r.version!, release: r.release!, arch: r.arch! }, kwargs({ strict: false })] })),

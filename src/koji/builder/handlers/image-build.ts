@@ -11,6 +11,8 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { KojiFault } from '../../faults.js';
+import { taskStateName } from '../../watch.js';
+import type { BuilderConfig } from '../config.js';
 import { kwargs, splitKwargs, type XmlRpcStruct, type XmlRpcValue } from '../../xmlrpc.js';
 import type { HandlerSpec, TaskContext } from '../task.js';
 import { buildError, genericError, isFaultDict } from '../task.js';
@@ -51,27 +53,8 @@ function writeState(ctx: TaskContext, s: ParentState): void {
 // until it holds a repo, goes inactive (kojira gave up) or the wait times out. Hubs before 1.35
 // have no repo.request ("Invalid method"): then the old way, polling getRepo, is used.
 
-/** How long waitrepo waits between checks and in all (kojid's WaitrepoTask: 60 s, 120 min). */
-export interface RepoWaitSettings {
-  repoWaitPauseMs: number;
-  repoWaitTimeoutMs: number;
-}
-export const REPO_WAIT_DEFAULTS: RepoWaitSettings = { repoWaitPauseMs: 60_000, repoWaitTimeoutMs: 120 * 60_000 };
-
-/**
- * The settings in effect: [host] repo_wait_pause / repo_wait_timeout of the builder configuration,
- * else kojid's defaults (configs built by hand in tests may leave them out).
- */
-export function repoWaitSettings(ctx: TaskContext): RepoWaitSettings {
-  const c: Partial<RepoWaitSettings> = ctx.config;
-  const pick = (v: unknown, dflt: number) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : dflt);
-  return {
-    repoWaitPauseMs: pick(c.repoWaitPauseMs, REPO_WAIT_DEFAULTS.repoWaitPauseMs),
-    repoWaitTimeoutMs: pick(c.repoWaitTimeoutMs, REPO_WAIT_DEFAULTS.repoWaitTimeoutMs),
-  };
-}
-
-const TASK_STATE_NAMES = ['FREE', 'OPEN', 'CLOSED', 'CANCELED', 'ASSIGNED', 'FAILED'];
+/** How long waitrepo waits between checks and in all: [host] repo_wait_pause / repo_wait_timeout. */
+type RepoWaitSettings = Pick<BuilderConfig, 'repoWaitPauseMs' | 'repoWaitTimeoutMs'>;
 
 /** The hub predates repo.request (kojixmlrpc: GenericError "Invalid method: <name>"). */
 function isMissingMethod(e: unknown, method: string): boolean {
@@ -121,7 +104,7 @@ class RepoWatch {
     let min: number | null = null;
     if (minEvent === 'last') min = await s.call<number | null>('tagLastChangeEvent', asInt(info.id ?? null, 'tag id'));
     else if (minEvent !== null && minEvent !== undefined) min = asInt(typeof minEvent === 'string' ? Number(minEvent) : minEvent, 'min_event');
-    return new RepoWatch(ctx, info, nvrs, min, repoWaitSettings(ctx));
+    return new RepoWatch(ctx, info, nvrs, min, ctx.config);
   }
 
   get tagId(): number {
@@ -195,12 +178,12 @@ class RepoWatch {
         const after = now[f] ?? null;
         if (before === after) continue;
         seen.set(f, after);
-        const show = (v: XmlRpcValue) => (f === 'task_state' && typeof v === 'number' ? (TASK_STATE_NAMES[v] ?? String(v)) : String(v));
+        const show = (v: XmlRpcValue) => (f === 'task_state' && typeof v === 'number' ? taskStateName(v) : String(v));
         this.ctx.log(`repo request ${String(req.id)} updated: ${f}: ${show(before)} -> ${show(after)}`);
       }
       if (this.timedOut()) throw genericError(`Unsuccessfully waited ${duration(this.startMs)} for a new ${this.tagName} repo`);
       if (!now.active) {
-        if (now.task_id) this.ctx.log(`repo task ${String(now.task_id)} state is ${TASK_STATE_NAMES[Number(now.task_state)] ?? String(now.task_state)}`);
+        if (now.task_id) this.ctx.log(`repo task ${String(now.task_id)} state is ${taskStateName(Number(now.task_state))}`);
         throw genericError('Repo request no longer active');
       }
       await this.pause();
@@ -456,7 +439,7 @@ async function waitrepo(ctx: TaskContext, params: XmlRpcValue[]): Promise<XmlRpc
 
 /** waitrepo on a hub before 1.35: poll getRepo until the tag has a repo (newer than newer_than). */
 async function legacyWaitrepo(ctx: TaskContext, watch: RepoWatch, newerThan: number | null): Promise<XmlRpcStruct> {
-  const { repoWaitPauseMs, repoWaitTimeoutMs } = repoWaitSettings(ctx);
+  const { repoWaitPauseMs, repoWaitTimeoutMs } = ctx.config;
   const started = Date.now();
   for (;;) {
     const repo = (await ctx.session.call('getRepo', watch.tagId)) as XmlRpcStruct | null;
