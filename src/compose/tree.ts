@@ -180,7 +180,7 @@ export class ComposeTree {
 }
 
 /** File names from job ids: keep them readable but never let them climb out of a directory. */
-function safeName(s: string): string {
+export function safeName(s: string): string {
   return s.replace(/[^A-Za-z0-9._+-]/g, '_').replace(/^\.+/, '_');
 }
 

@@ -18,7 +18,7 @@ import { KilnError } from '../../util/errors.js';
 import type { ComposeBackend, JobContext, JobOutcome, JobResult } from '../backend.js';
 import type { BackendKind, LinkType } from '../config.js';
 import type { ImageJob, JobGroup } from '../planner.js';
-import { linkFile, type ComposeTree } from '../tree.js';
+import { linkFile, safeName, type ComposeTree } from '../tree.js';
 
 export interface HubRetryOptions {
   signal: AbortSignal;
@@ -58,10 +58,6 @@ export async function withHubRetry<T>(what: string, fn: () => Promise<T>, o: Hub
   }
 }
 
-/** A group id as a file name. */
-export function safeName(s: string): string {
-  return s.replace(/[^A-Za-z0-9._+-]/g, '_');
-}
 
 /** Pungi's save_task_id (an empty file per task) plus which group the task builds. */
 export function recordTask(tree: ComposeTree, groupId: string, method: string, taskId: number, arches: string[]): void {
@@ -160,10 +156,10 @@ export interface KojiBackendOptions {
 }
 
 /** Placeholder topurl when only a mounted topdir is known (URLs are only used as keys then). */
-export const TOPDIR_ONLY_URL = 'http://koji-topdir.invalid';
+const TOPDIR_ONLY_URL = 'http://koji-topdir.invalid';
 
 /** A one-arch group for run(). */
-export function groupOfJob(job: ImageJob): JobGroup {
+function groupOfJob(job: ImageJob): JobGroup {
   return {
     id: job.groupId, where: job.id, keyPath: job.id, variant: job.variant, type: job.type, name: job.name, version: job.version,
     release: job.release, arches: [job.arch], failableArches: job.failable ? [job.arch] : [], repos: job.repos, scratch: job.scratch,

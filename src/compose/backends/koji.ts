@@ -22,7 +22,8 @@ import type { XmlRpcStruct, XmlRpcValue } from '../../koji/xmlrpc.js';
 import { KilnError } from '../../util/errors.js';
 import type { JobContext, JobResult, OstreeCommitRef } from '../backend.js';
 import { OSTREE_COMMIT_TYPES, translatePath, type ImageJob, type JobGroup } from '../planner.js';
-import { KojiTaskBackend, safeName, withHubRetry, type CollectJob, type HubRetryOptions, type KojiBackendOptions } from './koji-common.js';
+import { safeName } from '../tree.js';
+import { KojiTaskBackend, withHubRetry, type CollectJob, type HubRetryOptions, type KojiBackendOptions } from './koji-common.js';
 import { unpackCommit } from './local.js';
 
 export type { KojiBackendOptions };
