@@ -186,6 +186,10 @@ async function buildImageIn(opts: BuildOptions): Promise<BuildResult> {
     if (opts.withSbom && opts.manifestFile) {
       throw new KilnError('--with-sbom needs the depsolved package sets: it cannot be used with --manifest (generate the SBOM when the manifest is made)');
     }
+    // the override changes what the manifest says; a saved manifest is built as it is
+    if (opts.preview !== undefined && opts.manifestFile) {
+      throw new KilnError('--preview changes how the manifest is generated: it cannot be used with --manifest');
+    }
     const p = await plan(opts, progress);
     const outDir = resolve(opts.outputDir ?? p.basename);
     try {

@@ -59,8 +59,6 @@ export function registerBuildCommand(program: Command): void {
     .action(async (type: string | undefined, o: BuildFlags, cmd: Command) => {
       if (!type && !o.manifest) throw new KilnError('build: give an image type, or --manifest FILE');
       if (type && o.manifest) throw new KilnError('build: give an image type or --manifest FILE, not both');
-      // the override changes what the manifest says; a saved manifest is built as it is
-      if (o.manifest && o.preview !== undefined) throw new KilnError('--preview changes how the manifest is generated: it cannot be used with --manifest');
       const g = globalOpts(cmd);
       const result = await buildImage({
         ...manifestOptionsFrom(type ?? '', o, cmd),
