@@ -13,6 +13,7 @@
 
 import { BUILD_STATE_NAMES, BUILD_STATES, hubError, nowTs, type Build, type HubState } from './model.js';
 import type { XmlRpcStruct, XmlRpcValue } from '../../../src/koji/xmlrpc.js';
+import { pyStr } from './schema.js';
 
 export interface NewBuildHooks {
   /** remove a stray directory (or symlink) where the build's files go */
@@ -100,26 +101,12 @@ export function pyReprInOrder(v: XmlRpcValue | undefined): string {
   if (v === true) return 'True';
   if (v === false) return 'False';
   if (typeof v === 'number') return String(v);
-  if (typeof v === 'string') return pyStrRepr(v);
+  if (typeof v === 'string') return pyStr(v);
   if (Array.isArray(v)) return `[${v.map((x) => pyReprInOrder(x)).join(', ')}]`;
   if (typeof v === 'object' && !(v instanceof Uint8Array) && !(v instanceof Date)) {
-    return `{${Object.entries(v as XmlRpcStruct).map(([k, x]) => `${pyStrRepr(k)}: ${pyReprInOrder(x)}`).join(', ')}}`;
+    return `{${Object.entries(v as XmlRpcStruct).map(([k, x]) => `${pyStr(k)}: ${pyReprInOrder(x)}`).join(', ')}}`;
   }
   return String(v);
-}
-
-function pyStrRepr(s: string): string {
-  const q = s.includes("'") && !s.includes('"') ? '"' : "'";
-  let out = q;
-  for (const ch of s) {
-    if (ch === q || ch === '\\') out += '\\' + ch;
-    else if (ch === '\n') out += '\\n';
-    else if (ch === '\r') out += '\\r';
-    else if (ch === '\t') out += '\\t';
-    else if (ch < ' ' || ch === '\x7f') out += '\\x' + ch.charCodeAt(0).toString(16).padStart(2, '0');
-    else out += ch;
-  }
-  return out + q;
 }
 
 /** Python json.dumps with its defaults (", " and ": " separators, ASCII only). */

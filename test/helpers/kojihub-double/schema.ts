@@ -30,7 +30,8 @@ function pyFloat(n: number): string {
   return /[.e]/.test(s) ? s : `${s}.0`;
 }
 
-function pyStr(s: string): string {
+/** Python's repr() of a str (the hub's fault texts quote values with it). */
+export function pyStr(s: string): string {
   const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
   let out = quote;
   for (const ch of s) {
