@@ -6,45 +6,15 @@
 // then Kiln and libsolv must give exactly that set.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createHash } from 'node:crypto';
 import { generateRepo, writeRepo } from './helpers/genrepo.js';
 import { depsolve, DepsolveError, type DepsolveOptions, type Transaction } from '../src/depsolve/index.js';
 import { formatNevra } from '../src/rpm/nevra.js';
-import type { Dep, DepFlag, Package } from '../src/rpm/types.js';
-
-// ---------------------------------------------------------------- hand-made packages
-
-/** `foo`, `foo >= 1.2-3`, `(a or b)` */
-function dep(s: string): Dep {
-  if (s.startsWith('(')) return { name: s };
-  const m = /^(\S+)\s*(=|<|<=|>|>=)\s*(?:(\d+):)?([^-\s]+)(?:-(\S+))?$/.exec(s);
-  if (!m) return { name: s };
-  const flags = ({ '=': 'EQ', '<': 'LT', '<=': 'LE', '>': 'GT', '>=': 'GE' } as Record<string, DepFlag>)[m[2]!]!;
-  return { name: m[1]!, flags, epoch: Number(m[3] ?? 0), version: m[4]!, ...(m[5] ? { release: m[5] } : {}) };
-}
-
-type Extra = Partial<Record<'provides' | 'requires' | 'conflicts' | 'obsoletes', string[]>>;
-/** a noarch package `name-version-1` */
-function pkg(name: string, version: string, x: Extra = {}): Package {
-  const release = '1';
-  const nevra = `${name}-${version}-${release}.noarch`;
-  return {
-    name, epoch: 0, version, release, arch: 'noarch',
-    location: `${nevra}.rpm`,
-    checksum: { type: 'sha256', value: createHash('sha256').update(nevra).digest('hex') },
-    provides: [{ name, flags: 'EQ', epoch: 0, version, release }, ...(x.provides ?? []).map(dep)],
-    requires: (x.requires ?? []).map(dep),
-    conflicts: (x.conflicts ?? []).map(dep),
-    obsoletes: (x.obsoletes ?? []).map(dep),
-    recommends: [], suggests: [], supplements: [], enhances: [], files: [],
-    repoId: 'base',
-  };
-}
+import type { Dep, Package } from '../src/rpm/types.js';
+// hand-made packages here are all noarch `name-version-1`
+import { dep, noarchPkg as pkg, libsolv as libsolvAt, libsolvRequests, type Extra, type LibsolvRef } from './helpers/depsolve-fixtures.js';
 
 const tx = (...include: string[]): Transaction => ({ include, exclude: [], installWeakDeps: false });
 const ARCH = 'x86_64';
@@ -145,21 +115,11 @@ function minimalSolutions(repo: Package[], jobs: string[]): string[][] {
 
 const tmp = fs.mkdtempSync(os.tmpdir() + '/kiln-depsolve-bt-');
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/helpers/libsolv_solve.py');
-let nrun = 0;
 
-interface Ref {
-  ok: boolean;
-  transactions?: string[][];
-  problems?: string[];
-}
+type Ref = LibsolvRef;
 
 function libsolv(pkgs: Package[], txs: Transaction[]): Ref {
-  const dir = path.join(tmp, String(nrun++));
-  const w = writeRepo(path.join(dir, 'base'), pkgs);
-  const f = path.join(dir, 'req.json');
-  fs.writeFileSync(f, JSON.stringify({ arch: ARCH, repos: [{ id: 'base', primary: w.primary, filelists: w.filelists }], groups: {}, requests: [{ name: 'r', transactions: txs }] }));
-  return JSON.parse(execFileSync('/usr/bin/python3', [script, f], { encoding: 'utf8' }))[0] as Ref;
+  return libsolvAt(tmp, pkgs, txs, ARCH);
 }
 
 interface Run {
@@ -286,7 +246,7 @@ test('a greedy-solvable request is solved as before, without the fallback', () =
   const groups = Object.fromEntries(g.groups.map((x) => [x.id, x.packages.filter((p) => p.type === 'mandatory' || p.type === 'default').map((p) => p.name)]));
   const f = path.join(tmp, 'gen-req.json');
   fs.writeFileSync(f, JSON.stringify({ arch: 'x86_64', repos: [{ id: 'gen', primary: w.primary, filelists: w.filelists }], groups, requests: g.requests }));
-  const refs = JSON.parse(execFileSync('/usr/bin/python3', [script, f], { encoding: 'utf8', maxBuffer: 64 << 20 })) as Ref[];
+  const refs = libsolvRequests(f);
   let solved = 0;
   for (const [k, rq] of g.requests.entries()) {
     if (!refs[k]!.ok) continue;
@@ -576,7 +536,7 @@ test('random webs: kiln fails only when libsolv does, and what it returns is con
   const f = path.join(tmp, 'fuzz-req.json');
   const requests = webs.map((wb, k) => ({ name: `w${k}`, transactions: [tx(...wb.jobs)] }));
   fs.writeFileSync(f, JSON.stringify({ arch: ARCH, repos: [{ id: 'base', primary: w.primary, filelists: w.filelists }], groups: {}, requests }));
-  const refs = JSON.parse(execFileSync('/usr/bin/python3', [script, f], { encoding: 'utf8', maxBuffer: 64 << 20 })) as Ref[];
+  const refs = libsolvRequests(f);
   const stats = { greedyOk: 0, fallbackOk: 0, fallbackSame: 0, bothFail: 0, missed: [] as string[], greedyOnlyKiln: [] as string[], fallbackOnlyKiln: [] as string[] };
   for (const [k, wb] of webs.entries()) {
     const ref = refs[k]!;

@@ -2,68 +2,19 @@
 // Every case is also run through libsolv (python3-solv, configured like dnf) and must agree.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createHash } from 'node:crypto';
-import { writeRepo } from './helpers/genrepo.js';
+import { libsolv, pkg } from './helpers/depsolve-fixtures.js';
 import { depsolve, DepsolveError, type Transaction } from '../src/depsolve/index.js';
 import { formatNevra } from '../src/rpm/nevra.js';
-import type { CompsGroup, Dep, DepFlag, Package } from '../src/rpm/types.js';
-
-/** `foo`, `foo >= 1.2-3`, `(a or b)` */
-function dep(s: string): Dep {
-  if (s.startsWith('(')) return { name: s };
-  const m = /^(\S+)\s*(=|<|<=|>|>=)\s*(?:(\d+):)?([^-\s]+)(?:-(\S+))?$/.exec(s);
-  if (!m) return { name: s };
-  const flags = ({ '=': 'EQ', '<': 'LT', '<=': 'LE', '>': 'GT', '>=': 'GE' } as Record<string, DepFlag>)[m[2]!]!;
-  return { name: m[1]!, flags, epoch: Number(m[3] ?? 0), version: m[4]!, ...(m[5] ? { release: m[5] } : {}) };
-}
-
-type Extra = Partial<Record<'provides' | 'requires' | 'conflicts' | 'obsoletes' | 'recommends' | 'supplements', string[]>> & { files?: string[]; repo?: string };
-function pkg(nevra: string, x: Extra = {}): Package {
-  const m = /^(.+)-(?:(\d+):)?([^-]+)-([^-]+)\.([^.]+)$/.exec(nevra)!;
-  const [name, epoch, version, release, arch] = [m[1]!, Number(m[2] ?? 0), m[3]!, m[4]!, m[5]!];
-  return {
-    name, epoch, version, release, arch,
-    location: `${nevra}.rpm`,
-    checksum: { type: 'sha256', value: createHash('sha256').update(nevra).digest('hex') },
-    provides: [{ name, flags: 'EQ', epoch, version, release }, ...(x.provides ?? []).map(dep)],
-    requires: (x.requires ?? []).map(dep),
-    conflicts: (x.conflicts ?? []).map(dep),
-    obsoletes: (x.obsoletes ?? []).map(dep),
-    recommends: (x.recommends ?? []).map(dep),
-    suggests: [],
-    supplements: (x.supplements ?? []).map(dep),
-    enhances: [],
-    files: x.files ?? [],
-    repoId: x.repo ?? 'base',
-  };
-}
+import type { CompsGroup, Package } from '../src/rpm/types.js';
 
 const tx = (include: string[], o: Partial<Transaction> = {}): Transaction => ({ include, exclude: [], installWeakDeps: false, ...o });
 const tmp = fs.mkdtempSync(os.tmpdir() + '/kiln-depsolve-feat-');
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/helpers/libsolv_solve.py');
-let nrun = 0;
-
-/** libsolv's answer for the same request: transactions, or the problem text */
-function libsolv(pkgs: Package[], txs: Transaction[], arch: string, groups?: CompsGroup[]): { ok: boolean; transactions?: string[][]; problems?: string[] } {
-  const dir = path.join(tmp, String(nrun++));
-  const repos = [...new Set(pkgs.map((p) => p.repoId))].map((id) => {
-    const w = writeRepo(path.join(dir, id), pkgs.filter((p) => p.repoId === id));
-    return { id, primary: w.primary, filelists: w.filelists };
-  });
-  const g = Object.fromEntries((groups ?? []).map((x) => [x.id, x.packages.filter((p) => p.type === 'mandatory' || p.type === 'default').map((p) => p.name)]));
-  const f = path.join(dir, 'req.json');
-  fs.writeFileSync(f, JSON.stringify({ arch, repos, groups: g, requests: [{ name: 'r', transactions: txs }] }));
-  return JSON.parse(execFileSync('/usr/bin/python3', [script, f], { encoding: 'utf8' }))[0];
-}
 
 function solve(pkgs: Package[], txs: Transaction[], arch = 'x86_64', groups?: CompsGroup[]): string[][] {
-  const ref = libsolv(pkgs, txs, arch, groups);
+  const ref = libsolv(tmp, pkgs, txs, arch, groups);
   let got: string[][];
   try {
     got = depsolve(pkgs, txs, { arch, groups }).transactions.map((t) => t.map(formatNevra));

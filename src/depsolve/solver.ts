@@ -382,18 +382,44 @@ class TxSolver {
   bt: Attempt | undefined;
 
   /**
-   * Install one of `ok` (the installable ones among `all`, the candidates of a job or of a
-   * requirement of `who`): the preferred one, or when replaying, the alternative the decision
-   * vector names. Several installable candidates make a choice point. `best`: the only
-   * candidates allowed as alternatives to the preferred one (jobs: see depsolve()).
+   * Install one of the candidates `all` of requirement `what` of `who`: the preferred one among
+   * those that can go next to the installed set (when replaying: see pickBt); throws when none can.
    */
-  pick(ok: number[], all: number[], who: number | string, best?: number[]): void {
-    const bt = this.bt;
-    if (!bt) {
-      this.install(this.choose(ok));
-      return;
+  satisfyFrom(all: number[], who: number | string, what: string): void {
+    if (this.bt) {
+      const { ok, blocked } = this.splitBt(all);
+      if (!ok.length) throw this.unsatisfiable(what, who, all, this.reqWhy(who, blocked));
+      return this.pickBt(ok, blocked, who);
     }
-    const base = unionWhy(unionWhy(this.whyOfWho(who), bt.ctx), this.blockedWhy(all, ok));
+    const ok = all.filter((c) => this.conflictOf(c) === undefined);
+    if (!ok.length) throw this.unsatisfiable(what, who, all);
+    this.install(this.choose(ok));
+  }
+
+  /** Install one of the candidates `cands` of job `spec` (see depsolve()); throws when none can. */
+  installJob(spec: string, cands: number[], where: string): void {
+    if (this.bt) {
+      const { ok, blocked } = this.splitBt(cands);
+      if (!ok.length) throw this.jobError(spec, cands, where, blocked);
+      // dnf's jobs are FORCEBEST: libsolv never falls back to a candidate that another one
+      // obsoletes, so neither does the fallback (the greedy's own choice stays as it was)
+      return this.pickBt(ok, blocked, spec, this.pruneObsoleted(cands));
+    }
+    const ok = cands.filter((c) => this.conflictOf(c) === undefined);
+    if (!ok.length) throw this.jobError(spec, cands, where, NO_WHY);
+    this.install(this.choose(ok));
+  }
+
+  /**
+   * Backtracking mode: install one of `ok` (the installable candidates of a job or of a
+   * requirement of `who`; `blocked`: the reasons of the installed packages blocking the others):
+   * the alternative the decision vector names, 0 being the preferred one. Several installable
+   * candidates make a choice point. `best`: the only candidates allowed as alternatives to the
+   * preferred one (jobs: see installJob()).
+   */
+  private pickBt(ok: number[], blocked: Why, who: number | string, best?: number[]): void {
+    const bt = this.bt!;
+    const base = this.reqWhy(who, blocked);
     if (ok.length === 1) {
       this.install(ok[0]!, base);
       return;
@@ -412,15 +438,28 @@ class TxSolver {
     return typeof who === 'number' && this.bt ? this.bt.whyOf(who) : NO_WHY;
   }
 
-  /** Backtracking mode: the reasons of the installed packages that block the candidates not in ok. */
-  private blockedWhy(all: number[], ok: number[]): Why {
-    let w = NO_WHY;
-    if (!this.bt) return w;
+  /**
+   * Backtracking mode: what a requirement of `who` depends on, given the reasons `blocked` of the
+   * packages blocking some of its candidates.
+   */
+  private reqWhy(who: number | string, blocked: Why): Why {
+    return unionWhy(unionWhy(this.whyOfWho(who), this.bt!.ctx), blocked);
+  }
+
+  /**
+   * Backtracking mode: the candidates among `all` that can go next to the installed set, and the
+   * reasons of the installed packages blocking the others, in one conflictOf call per candidate
+   * (the greedy path filters without collecting reasons).
+   */
+  private splitBt(all: number[]): { ok: number[]; blocked: Why } {
+    const bt = this.bt!;
+    const ok: number[] = [];
+    let blocked = NO_WHY;
     for (const c of all) {
-      if (ok.includes(c) || this.conflictOf(c) === undefined || this.blocker < 0) continue;
-      w = unionWhy(w, this.bt.whyOf(this.blocker));
+      if (this.conflictOf(c) === undefined) ok.push(c);
+      else if (this.blocker >= 0) blocked = unionWhy(blocked, bt.whyOf(this.blocker));
     }
-    return w;
+    return { ok, blocked };
   }
 
   /** The candidate of rank n in policy order (0: choose()'s, 1: choose() among the rest, ...). */
@@ -462,30 +501,27 @@ class TxSolver {
   /** Install the best non-conflicting candidate of a requirement. */
   satisfySimple(dep: Dep, who: number | string): void {
     if (this.isSatisfied(dep)) return;
-    const all = this.providers(dep);
-    const ok = all.filter((c) => this.conflictOf(c) === undefined);
-    if (!ok.length) throw this.unsatisfiable(formatDep(dep), who, all);
-    this.pick(ok, all, who);
+    this.satisfyFrom(this.providers(dep), who, formatDep(dep));
   }
 
   /**
    * A requirement of `who` none of whose candidates `all` can be installed. When backtracking,
-   * the error is explained by `why` ('unknown': by every choice point so far), by default by the
-   * reasons of `who` and of the packages blocking the candidates.
+   * the error is explained by `why` ('unknown': by every choice point so far; callers with
+   * candidates pass the reasons blocking them, see reqWhy), by default by the reasons of `who`.
    */
   private unsatisfiable(what: string, who: number | string, all: number[], why?: Why | 'unknown'): DepsolveError {
     const by = typeof who === 'number' ? this.nevra(who) : who;
     const e = !all.length
       ? new DepsolveError(`nothing provides ${what} needed by ${by}`)
       : new DepsolveError(`${what} needed by ${by} cannot be installed: ${all.map((c) => this.conflictOf(c)).join('; ')}`);
-    if (this.bt && why !== 'unknown') this.bt.explain(e, why ?? unionWhy(unionWhy(this.whyOfWho(who), this.bt.ctx), this.blockedWhy(all, [])));
+    if (this.bt && why !== 'unknown') this.bt.explain(e, why ?? this.reqWhy(who, NO_WHY));
     return e;
   }
 
-  /** A job whose candidates all conflict with what is installed (see depsolve()). */
-  jobError(spec: string, cands: number[], where: string): DepsolveError {
+  /** A job whose candidates all conflict with what is installed; `blocked`: see splitBt. */
+  private jobError(spec: string, cands: number[], where: string, blocked: Why): DepsolveError {
     const e = new DepsolveError(`cannot install '${spec}'${where}: ${this.conflictOf(this.choose(cands))}`);
-    if (this.bt) this.bt.explain(e, this.blockedWhy(cands, []));
+    if (this.bt) this.bt.explain(e, blocked);
     return e;
   }
 
@@ -570,9 +606,7 @@ class TxSolver {
         if (typeof who === 'number') this.conditional.push({ pkg: who, expr: r });
         const cands = this.richCandidates({ op: 'or', args: [r.cond, r.else!] });
         if (!cands) return this.satisfyRich(r.else!, who, text);
-        const ok = cands.filter((c) => this.conflictOf(c) === undefined);
-        if (!ok.length) throw this.unsatisfiable(text, who, cands);
-        this.pick(ok, cands, who);
+        this.satisfyFrom(cands, who, text);
         return this.satisfyRich(r, who, text);
       }
       case 'unless':
@@ -589,12 +623,7 @@ class TxSolver {
         return this.satisfyRich(r.then, who, text);
       default: {
         const cands = this.richCandidates(r);
-        if (cands) {
-          const ok = cands.filter((c) => this.conflictOf(c) === undefined);
-          if (!ok.length) throw this.unsatisfiable(text, who, cands);
-          this.pick(ok, cands, who);
-          return;
-        }
+        if (cands) return this.satisfyFrom(cands, who, text);
         // an `or` over and/or terms: libsolv's outcome (checked against libsolv 0.7 for every
         // name order) is that of choosing the alternative (a conjunction of simple deps, DNF)
         // whose worst term -- the latest name among the providers each term would choose -- is
@@ -605,19 +634,8 @@ class TxSolver {
           let best: Dep[] | undefined;
           let bestKey = '';
           for (const blk of blocks) {
-            let key = '';
-            let feasible = true;
-            for (const d of blk) {
-              if (this.isSatisfied(d)) continue;
-              const ok = this.providers(d).filter((c) => this.conflictOf(c) === undefined);
-              if (!ok.length) {
-                feasible = false;
-                break;
-              }
-              const n = this.pool.pkgs[this.choose(ok)]!.name;
-              if (n > key) key = n;
-            }
-            if (feasible && (!best || key < bestKey)) {
+            const key = this.dnfKey(blk);
+            if (key !== undefined && (!best || key < bestKey)) {
               best = blk;
               bestKey = key;
             }
@@ -646,6 +664,29 @@ class TxSolver {
   }
 
   /**
+   * The rank of an alternative (a conjunction of simple deps) of a DNF `or`: the latest name
+   * among the providers choose() would pick for its unsatisfied terms, or undefined when a term
+   * has no installable provider. `onBlocked` (backtracking only) receives, per term looked at,
+   * the reasons of the installed packages blocking its providers.
+   */
+  private dnfKey(blk: Dep[], onBlocked?: (blocked: Why) => void): string | undefined {
+    let key = '';
+    for (const d of blk) {
+      if (this.isSatisfied(d)) continue;
+      let ok: number[];
+      if (onBlocked) {
+        const split = this.splitBt(this.providers(d));
+        onBlocked(split.blocked);
+        ok = split.ok;
+      } else ok = this.providers(d).filter((c) => this.conflictOf(c) === undefined);
+      if (!ok.length) return undefined;
+      const n = this.pool.pkgs[this.choose(ok)]!.name;
+      if (n > key) key = n;
+    }
+    return key;
+  }
+
+  /**
    * The `or`-of-conjunctions case of satisfyRich when backtracking: the same preferred
    * alternative (earliest worst term), the other feasible ones next in that order, as a choice
    * point; what the chosen alternative installs depends on that choice.
@@ -653,23 +694,13 @@ class TxSolver {
   private satisfyDnfBt(blocks: Dep[][], who: number | string, text: string): void {
     const bt = this.bt!;
     let why = unionWhy(this.whyOfWho(who), bt.ctx);
+    const collect = (blocked: Why) => {
+      why = unionWhy(why, blocked);
+    };
     const feasible: { blk: Dep[]; key: string }[] = [];
     for (const blk of blocks) {
-      let key = '';
-      let ok = true;
-      for (const d of blk) {
-        if (this.isSatisfied(d)) continue;
-        const all = this.providers(d);
-        const inst = all.filter((c) => this.conflictOf(c) === undefined);
-        why = unionWhy(why, this.blockedWhy(all, inst));
-        if (!inst.length) {
-          ok = false;
-          break;
-        }
-        const n = this.pool.pkgs[this.choose(inst)]!.name;
-        if (n > key) key = n;
-      }
-      if (ok) feasible.push({ blk, key });
+      const key = this.dnfKey(blk, collect);
+      if (key !== undefined) feasible.push({ blk, key });
     }
     if (!feasible.length) throw this.unsatisfiable(text, who, [], why);
     // stable: among equal keys the first alternative wins, as in the greedy loop
@@ -701,8 +732,7 @@ class TxSolver {
         }
         throw e;
       }
-      if (this.bt) this.satisfyRichBt(r, who, d.name);
-      else this.satisfyRich(r, who, d.name);
+      this.satisfyRichDep(r, who, d.name);
     } else this.satisfySimple(d, who);
   }
 
@@ -721,11 +751,13 @@ class TxSolver {
   }
 
   /**
-   * satisfyRich when backtracking: what it installs also depends on the installed packages the
-   * expression mentions (its conditions, `unless` terms...), so their reasons are in force.
+   * satisfyRich for a rich requirement of package `who`. When backtracking, what it installs also
+   * depends on the installed packages the expression mentions (its conditions, `unless`
+   * terms...), so their reasons are in force.
    */
-  private satisfyRichBt(r: RichDep, who: number, text: string): void {
-    const bt = this.bt!;
+  private satisfyRichDep(r: RichDep, who: number, text: string): void {
+    const bt = this.bt;
+    if (!bt) return this.satisfyRich(r, who, text);
     const saved = bt.ctx;
     bt.ctx = this.richWhy(saved, r);
     try {
@@ -746,8 +778,7 @@ class TxSolver {
       // conditions may have become true
       const pending = this.conditional.splice(0);
       for (const c of pending) {
-        if (this.bt) this.satisfyRichBt(c.expr, c.pkg, 'rich dependency');
-        else this.satisfyRich(c.expr, c.pkg, 'rich dependency');
+        this.satisfyRichDep(c.expr, c.pkg, 'rich dependency');
       }
       if (this.order.length === from) break;
     }
@@ -904,11 +935,7 @@ export function depsolve(packages: Package[], transactions: Transaction[], opts:
         for (const j of jobs) {
           if (j.cands.some((c) => s.installed.has(c))) continue;
           if (unit && j.cands.length !== 1) continue;
-          const ok = j.cands.filter((c) => s.conflictOf(c) === undefined);
-          if (!ok.length) throw s.jobError(j.spec, j.cands, where);
-          // dnf's jobs are FORCEBEST: libsolv never falls back to a candidate that another one
-          // obsoletes, so neither does the fallback (the greedy's own choice stays as it was)
-          s.pick(ok, j.cands, j.spec, s.bt ? s.pruneObsoleted(j.cands) : undefined);
+          s.installJob(j.spec, j.cands, where);
         }
       }
       // from 0: conditional requirements (`A if B`) of earlier transactions' packages may now hold
