@@ -2,10 +2,12 @@
 // only when the definitions have it, else a clear failure), and host.max_jobs with parents
 // waiting for their subtasks (counted against max_jobs, as kojid's readyForTask does).
 import assert from 'node:assert/strict';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 
-import { chooseDistro } from '../src/koji/builder/runner.js';
-import { findDistro, hostDistro, loadDefinitions } from '../src/defs/index.js';
+import { chooseDistro, distroFallback } from '../src/koji/builder/runner.js';
+import { defaultDefinitionsDir, findDistro, hostDistro, loadDefinitions } from '../src/defs/index.js';
 import { KilnError } from '../src/util/errors.js';
 import { TASK_STATES } from './helpers/kojihub-double.js';
 import { children, makeTmp, result, SmallRunner, startHarness, submit, waitTask } from './koji-builder-harness.js';
@@ -13,20 +15,36 @@ import { children, makeTmp, result, SmallRunner, startHarness, submit, waitTask 
 const { tmp, cleanup } = makeTmp('kiln-kojibuilder-distro-');
 after(cleanup);
 
+/** A copy of the shipped definitions that knows only fedora-42 and fedora-43 (no rawhide). */
+function twoDistroDefinitions(): string {
+  const dir = tmp();
+  cpSync(defaultDefinitionsDir(), dir, { recursive: true });
+  const distros = join(dir, 'distros.yaml');
+  const text = readFileSync(distros, 'utf8');
+  const cut = text.indexOf('\n  # Rawhide');
+  assert.ok(cut > 0, 'the shipped distros.yaml has its rawhide entry last');
+  writeFileSync(distros, text.slice(0, cut) + '\n');
+  rmSync(join(dir, 'repositories', 'fedora-rawhide.json'), { force: true });
+  return dir;
+}
+
 describe('chooseDistro', () => {
-  const known = (d: string) => ['fedora-42', 'fedora-43'].includes(d);
-  const base = { configFile: '/etc/kiln/koji-builder.toml' };
+  const definitionsDir = twoDistroDefinitions();
+  const base = { file: '/etc/kiln/koji-builder.toml', definitionsDir };
+  const host = () => 'fedora-43';
   test('opts.distro, then the blueprint, then build.default_distro, then a known host distro', () => {
-    const host = () => 'fedora-43';
-    assert.equal(chooseDistro({ ...base, taskDistro: 'fedora-42', blueprintDistro: 'x', defaultDistro: 'y' }, { hostDistro: host, known }), 'fedora-42');
+    assert.deepEqual(loadDefinitions(definitionsDir).distros.map((d) => d.name), ['fedora-42', 'fedora-43']);
+    assert.equal(chooseDistro({ taskDistro: 'fedora-42', blueprintDistro: 'x' }, { distro: 'y' }), 'fedora-42');
     // undefined: the build takes the blueprint's distro itself
-    assert.equal(chooseDistro({ ...base, blueprintDistro: 'fedora-42', defaultDistro: 'y' }, { hostDistro: host, known }), undefined);
-    assert.equal(chooseDistro({ ...base, defaultDistro: 'fedora-42' }, { hostDistro: host, known }), 'fedora-42');
-    assert.equal(chooseDistro(base, { hostDistro: host, known }), 'fedora-43');
+    assert.equal(chooseDistro({ blueprintDistro: 'fedora-42' }, { distro: 'y' }), undefined);
+    assert.equal(chooseDistro({}, distroFallback({ ...base, defaultDistro: 'fedora-42' }, host)), 'fedora-42');
+    assert.equal(chooseDistro({}, distroFallback(base, host)), 'fedora-43');
+    // a task that names its distro never needs the fallback, even when there is none
+    assert.equal(chooseDistro({ taskDistro: 'fedora-42' }, distroFallback(base, () => 'debian-12')), 'fedora-42');
   });
   test('an unknown or undetectable host distro fails, saying how to choose one', () => {
     assert.throws(
-      () => chooseDistro(base, { hostDistro: () => 'debian-12', known, names: () => ['fedora-42', 'fedora-43'] }),
+      () => chooseDistro({}, distroFallback(base, () => 'debian-12')),
       (e: Error) =>
         e instanceof KilnError &&
         /build host's distro "debian-12" is not one the image definitions have \(fedora-42, fedora-43\)/.test(e.message) &&
@@ -34,13 +52,19 @@ describe('chooseDistro', () => {
     );
     assert.throws(
       () =>
-        chooseDistro(base, {
-          hostDistro: () => {
+        chooseDistro(
+          {},
+          distroFallback(base, () => {
             throw new KilnError('cannot detect the host distro: none of /etc/os-release is readable');
-          },
-          known,
-        }),
+          }),
+        ),
       /distro cannot be detected \(cannot detect the host distro: .*\); pass opts\.distro/,
+    );
+  });
+  test('a build.default_distro the definitions do not have stops the start, naming file and key', () => {
+    assert.throws(
+      () => distroFallback({ ...base, defaultDistro: 'fedora-rawhide' }, host),
+      /\/etc\/kiln\/koji-builder\.toml: build\.default_distro: unknown distro "fedora-rawhide"; the definitions in .* have: fedora-42, fedora-43/,
     );
   });
 });

@@ -122,22 +122,42 @@ export function children(dbl: KojiHubDouble, parent: number) {
   return [...dbl.state.tasks.values()].filter((t) => t.parent === parent);
 }
 
-/** Writes `<outputName>.raw.xz` (random bytes), a manifest and an SBOM; fails while `fail` is set. */
+export interface SmallRunnerOptions {
+  /** image extension (default raw.xz) */
+  ext?: string;
+  /** image size in bytes (default 2048) */
+  size?: number;
+  /** arches whose builds fail (as a failed stage) */
+  failArches?: string[];
+  /** awaited before writing anything: hold a build open, or reject on abort */
+  gate?: (req: ImageBuildRequest) => Promise<void>;
+  /** file that gets this process's pid when a build starts */
+  marker?: string;
+}
+
+/**
+ * Writes `<outputName>.<ext>` (random bytes), a manifest and an SBOM; a build fails while
+ * `fail` is set or for the `failArches`.
+ */
 export class SmallRunner implements ImageBuildRunner {
   builds: ImageBuildRequest[] = [];
   fail = false;
   written = new Map<string, string>(); // basename -> sha256
+  constructor(private readonly o: SmallRunnerOptions = {}) {}
   async imageExtension(): Promise<string> {
-    return 'raw.xz';
+    return this.o.ext ?? 'raw.xz';
   }
   async sideFileSuffixes(): Promise<string[]> {
     return ['osbuild-manifest.json', 'image-os.spdx.json'];
   }
   async build(req: ImageBuildRequest): Promise<ImageBuildOutput> {
     this.builds.push(req);
-    if (this.fail) throw new Error(`stage org.osbuild.rpm failed for ${req.arch}`);
-    const image = path.join(req.outputDir, `${req.outputName}.raw.xz`);
-    const data = randomBytes(2048);
+    req.log(`stub build of ${req.imageType} for ${req.arch}`);
+    if (this.o.marker) fs.writeFileSync(this.o.marker, String(process.pid));
+    if (this.o.gate) await this.o.gate(req);
+    if (this.fail || this.o.failArches?.includes(req.arch)) throw new Error(`stage org.osbuild.rpm failed for ${req.arch}`);
+    const image = path.join(req.outputDir, `${req.outputName}.${this.o.ext ?? 'raw.xz'}`);
+    const data = randomBytes(this.o.size ?? 2048);
     fs.writeFileSync(image, data);
     this.written.set(path.basename(image), createHash('sha256').update(data).digest('hex'));
     const manifest = path.join(req.outputDir, `${req.outputName}.osbuild-manifest.json`);

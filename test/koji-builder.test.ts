@@ -11,7 +11,7 @@
 // test starts it as a separate process).
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -20,42 +20,12 @@ import { after, describe, test } from 'node:test';
 import { runKojiBuilder } from '../src/cli/koji-builder.js';
 import { parseBuilderConfig, type BuilderConfig } from '../src/koji/builder/config.js';
 import { KojiBuilder } from '../src/koji/builder/daemon.js';
-import type { ImageBuildOutput, ImageBuildRequest, ImageBuildRunner } from '../src/koji/builder/runner.js';
+import type { ImageBuildRunner } from '../src/koji/builder/runner.js';
 import { decodeResponse, type XmlRpcStruct, type XmlRpcValue } from '../src/koji/xmlrpc.js';
 import { startKojiHubDouble, TASK_STATES, BUILD_STATES, type KojiHubDouble } from './helpers/kojihub-double.js';
+import { SmallRunner } from './koji-builder-harness.js';
 
 // ------------------------------------------------------------------------------------ helpers
-
-/** A runner that writes `<outputName>.<ext>` with pseudo-random content of `size` bytes. */
-class StubRunner implements ImageBuildRunner {
-  builds: ImageBuildRequest[] = [];
-  written = new Map<string, string>(); // basename -> sha256
-  constructor(
-    private readonly o: { ext?: string; size?: number; failArches?: string[]; gate?: (req: ImageBuildRequest) => Promise<void>; marker?: string } = {},
-  ) {}
-  async imageExtension(): Promise<string> {
-    return this.o.ext ?? 'raw.xz';
-  }
-  async sideFileSuffixes(): Promise<string[]> {
-    return ['osbuild-manifest.json', 'image-os.spdx.json'];
-  }
-  async build(req: ImageBuildRequest): Promise<ImageBuildOutput> {
-    this.builds.push(req);
-    req.log(`stub build of ${req.imageType} for ${req.arch}`);
-    if (this.o.marker) fs.writeFileSync(this.o.marker, String(process.pid));
-    if (this.o.gate) await this.o.gate(req);
-    if (this.o.failArches?.includes(req.arch)) throw new Error(`stage org.osbuild.rpm failed for ${req.arch}`);
-    const image = path.join(req.outputDir, `${req.outputName}.${this.o.ext ?? 'raw.xz'}`);
-    const data = randomBytes(this.o.size ?? 4096);
-    fs.writeFileSync(image, data);
-    this.written.set(path.basename(image), createHash('sha256').update(data).digest('hex'));
-    const manifest = path.join(req.outputDir, `${req.outputName}.osbuild-manifest.json`);
-    fs.writeFileSync(manifest, JSON.stringify({ version: '2', pipelines: [] }));
-    const sbom = path.join(req.outputDir, `${req.outputName}.image-os.spdx.json`);
-    fs.writeFileSync(sbom, JSON.stringify({ spdxVersion: 'SPDX-2.3' }));
-    return { image, sideFiles: [manifest, sbom], packages: [{ name: 'bash', epoch: 0, version: '5.2.37', release: '1.fc42', arch: req.arch }] };
-  }
-}
 
 const tmpdirs: string[] = [];
 function tmp(): string {
@@ -216,7 +186,7 @@ const sha256 = (f: string) => createHash('sha256').update(fs.readFileSync(f)).di
 if (process.env.KILN_BUILDER_CHILD) {
   const c = JSON.parse(process.env.KILN_BUILDER_CHILD) as { configFile: string; marker: string };
   // builds hang after writing the marker, until aborted (SIGTERM) or killed (SIGKILL)
-  const runner = new StubRunner({
+  const runner = new SmallRunner({
     marker: c.marker,
     gate: (req) => new Promise((_, rej) => req.signal.addEventListener('abort', () => rej(req.signal.reason))),
   });
@@ -230,7 +200,7 @@ if (process.env.KILN_BUILDER_CHILD) {
     test('scratch build: child uploads image, manifest, SBOM and log; parent moves them to scratch', async () => {
       const dir = tmp();
       const dbl = await startHub(path.join(dir, 'koji'));
-      const runner = new StubRunner();
+      const runner = new SmallRunner();
       const b = await startBuilder(config(dbl, dir), runner);
       try {
         const id = submit(dbl, ['x86_64'], { scratch: true });
@@ -274,7 +244,7 @@ if (process.env.KILN_BUILDER_CHILD) {
     test('task options reach the build: repos and ostree ref with $arch filled in, seed, blueprint; a bad blueprint fails naming it', async () => {
       const dir = tmp();
       const dbl = await startHub(path.join(dir, 'koji'));
-      const runner = new StubRunner();
+      const runner = new SmallRunner();
       const b = await startBuilder(config(dbl, dir), runner);
       try {
         const id = submit(dbl, ['aarch64'], {
@@ -313,7 +283,7 @@ if (process.env.KILN_BUILDER_CHILD) {
     test('full build: COMPLETE build with typed archives, tagged into the destination tag', async () => {
       const dir = tmp();
       const dbl = await startHub(path.join(dir, 'koji'));
-      const runner = new StubRunner();
+      const runner = new SmallRunner();
       const b = await startBuilder(config(dbl, dir), runner);
       try {
         const id = submit(dbl, ['x86_64', 'aarch64'], { release: '20260101.n.0' });
@@ -356,7 +326,7 @@ if (process.env.KILN_BUILDER_CHILD) {
     test('a failable arch may fail; a failing arch that is not failable fails the build', async () => {
       const dir = tmp();
       const dbl = await startHub(path.join(dir, 'koji'));
-      const b = await startBuilder(config(dbl, dir), new StubRunner({ failArches: ['aarch64'] }));
+      const b = await startBuilder(config(dbl, dir), new SmallRunner({ failArches: ['aarch64'] }));
       try {
         const ok = submit(dbl, ['x86_64', 'aarch64'], { failable_arches: ['aarch64'], skip_tag: true });
         assert.equal(await waitTask(dbl, ok), TASK_STATES.CLOSED, JSON.stringify(result(dbl, ok)));
@@ -388,7 +358,7 @@ if (process.env.KILN_BUILDER_CHILD) {
     test('an arch the build tag does not have fails the parent, naming it', async () => {
       const dir = tmp();
       const dbl = await startHub(path.join(dir, 'koji'));
-      const runner = new StubRunner();
+      const runner = new SmallRunner();
       const b = await startBuilder(config(dbl, dir), runner);
       try {
         const id = submit(dbl, ['x86_64', 'ppc64le'], { scratch: true });
@@ -407,7 +377,7 @@ if (process.env.KILN_BUILDER_CHILD) {
     test('an output extension the hub has no archive type for fails before building', async () => {
       const dir = tmp();
       const dbl = await startHub(path.join(dir, 'koji'));
-      const runner = new StubRunner({ ext: 'raw.zst' });
+      const runner = new SmallRunner({ ext: 'raw.zst' });
       const b = await startBuilder(config(dbl, dir), runner);
       try {
         const id = submit(dbl, ['x86_64'], {}, ['minimal-raw-zst']);
@@ -438,7 +408,7 @@ if (process.env.KILN_BUILDER_CHILD) {
       let release!: () => void;
       const gate = new Promise<void>((r) => (release = r));
       let building = false;
-      const runner = new StubRunner({
+      const runner = new SmallRunner({
         gate: async () => {
           building = true;
           await gate;
@@ -475,7 +445,7 @@ if (process.env.KILN_BUILDER_CHILD) {
         }
         return undefined;
       };
-      const b = await startBuilder(config(dbl, dir), new StubRunner());
+      const b = await startBuilder(config(dbl, dir), new SmallRunner());
       try {
         const id = submit(dbl, ['x86_64'], { skip_tag: true });
         assert.equal(await waitTask(dbl, id), TASK_STATES.CLOSED, JSON.stringify(result(dbl, id)) + b.logs.join('\n'));
@@ -494,7 +464,7 @@ if (process.env.KILN_BUILDER_CHILD) {
     test('an upload whose connection drops is resumed', async () => {
       const dir = tmp();
       const dbl = await startHub(path.join(dir, 'koji'));
-      const runner = new StubRunner({ size: 3 * 1048576 + 123 });
+      const runner = new SmallRunner({ size: 3 * 1048576 + 123 });
       let dropped = 0;
       dbl.hook = (c) => {
         if (c.method === 'rawUpload' && c.query?.filename?.endsWith('.raw.xz') && c.query.offset === String(2 * 1048576) && dropped === 0) {
@@ -544,7 +514,7 @@ if (process.env.KILN_BUILDER_CHILD) {
     test('a task method the host has no handler for is refused, naming the method', async () => {
       const dir = tmp();
       const dbl = await startHub(path.join(dir, 'koji'));
-      const b = await startBuilder(config(dbl, dir), new StubRunner());
+      const b = await startBuilder(config(dbl, dir), new SmallRunner());
       try {
         const id = dbl.state.makeTask('buildArch', ['x.src.rpm', 1, 'x86_64', true, {}], { channel: 'default', arch: 'x86_64', owner: dbl.state.userByName('kojiadmin')!.id });
         const refusal = await waitFor('the refusal', () => dbl.calls.find((c) => c.method === 'host.refuseTask' && c.params[0] === id));
@@ -561,7 +531,7 @@ if (process.env.KILN_BUILDER_CHILD) {
       const dir = tmp();
       const dbl = await startHub(path.join(dir, 'koji'));
       let aborted = false;
-      const runner = new StubRunner({
+      const runner = new SmallRunner({
         gate: (req) =>
           new Promise((_, rej) => {
             req.signal.addEventListener('abort', () => {
@@ -590,7 +560,7 @@ if (process.env.KILN_BUILDER_CHILD) {
       const dir = tmp();
       const dbl = await startHub(path.join(dir, 'koji'));
       let aborted = false;
-      const runner = new StubRunner({
+      const runner = new SmallRunner({
         gate: (req) =>
           new Promise((_, rej) => {
             req.signal.addEventListener('abort', () => {
@@ -633,7 +603,7 @@ if (process.env.KILN_BUILDER_CHILD) {
         assert.ok(!fs.existsSync(path.join(dir, 'work', 'kiln-koji-builder.pid')));
         assert.match(child.stderr(), /freeing tasks/);
         // the session was closed: the next daemon needs no force
-        const b = await startBuilder(cfg, new StubRunner());
+        const b = await startBuilder(cfg, new SmallRunner());
         try {
           assert.equal(await waitTask(dbl, id), TASK_STATES.CLOSED);
           const ex = dbl.calls.filter((c) => c.method === 'exclusiveSession').map((c) => JSON.stringify(c.params));
@@ -663,7 +633,7 @@ if (process.env.KILN_BUILDER_CHILD) {
         child.proc.kill('SIGKILL');
         await child.exited;
 
-        const runner = new StubRunner();
+        const runner = new SmallRunner();
         b = await startBuilder(cfg, runner);
         assert.equal(await waitTask(dbl, id), TASK_STATES.CLOSED, JSON.stringify(result(dbl, id)) + b.logs.join('\n'));
         // the same subtask was continued, no second one and no second build

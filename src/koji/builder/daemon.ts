@@ -22,7 +22,7 @@ import { requestParams } from './handlers/common.js';
 import { imageBuilderBuildArchSpec } from './handlers/image-build-arch.js';
 import { imageBuilderBuildSpec, waitrepoSpec } from './handlers/image-build.js';
 import { tagBuildSpec } from './handlers/tag-build.js';
-import { checkDefaultDistro, KilnImageBuildRunner, type ImageBuildRunner } from './runner.js';
+import { distroFallback, KilnImageBuildRunner, type ImageBuildRunner } from './runner.js';
 import { TaskContext, faultFor, type BuilderEnv, type HandlerSpec } from './task.js';
 
 export const TASK_STATES = { FREE: 0, OPEN: 1, CLOSED: 2, CANCELED: 3, ASSIGNED: 4, FAILED: 5 } as const;
@@ -83,7 +83,14 @@ export class KojiBuilder {
         maxRetryDelayMs: Math.max(config.pollIntervalMs, 1000) * 4,
         log,
       });
-    this.env = { session: this.session, config, runner: opts.runner ?? new KilnImageBuildRunner(), log };
+    this.env = {
+      session: this.session,
+      config,
+      runner: opts.runner ?? new KilnImageBuildRunner(),
+      log,
+      // replaced by start(), before any task runs
+      distroFallback: { error: new KilnError('the build host has not been started') },
+    };
     this.handlers = opts.handlers ?? defaultHandlers();
     this.lockFile = join(config.workDir, 'kiln-koji-builder.pid');
   }
@@ -99,7 +106,7 @@ export class KojiBuilder {
    * would throw out a builder that is running elsewhere as this host.
    */
   async start(): Promise<void> {
-    checkDefaultDistro(this.config);
+    this.env.distroFallback = distroFallback(this.config);
     mkdirSync(join(this.config.workDir, 'tasks'), { recursive: true });
     const prev = readPidFile(this.lockFile);
     if (prev && prev.pid !== process.pid && alive(prev.pid)) {
@@ -107,7 +114,6 @@ export class KojiBuilder {
     }
     const crashed = prev !== undefined && prev.session;
     writePidFile(this.lockFile, { pid: process.pid, session: false });
-    let gotSession = false;
     try {
       if (crashed) {
         this.log(`previous build host process (pid ${prev.pid}) died holding the host's session; cleaning up its leftovers and taking over its session`);
@@ -120,30 +126,23 @@ export class KojiBuilder {
         this.log(`stale ${this.lockFile} (pid ${prev.pid}) without a session; not forcing the session lock`);
       }
       await this.session.login();
-      try {
-        await this.session.exclusiveSession(crashed || this.config.forceLock);
-      } catch (e) {
-        if (e instanceof AuthLockError) {
-          throw new KilnError(
-            `Koji hub ${this.config.hub}: host ${this.config.hostName} already has an active session (another build host running as this host?); ` +
-              `set host.force_lock = true in ${this.config.file} to take it over`,
-          );
-        }
-        throw e;
-      }
-      gotSession = true;
-      // from now on a crash of this process leaves a session the next start may take over
-      writePidFile(this.lockFile, { pid: process.pid, session: true });
+      await this.session.exclusiveSession(crashed || this.config.forceLock);
     } catch (e) {
-      if (!gotSession) {
-        // keep the dead holder's record when we did not get its session, so a later start still knows to force
-        if (crashed) writePidFile(this.lockFile, prev!);
-        else rmSync(this.lockFile, { force: true });
-        await this.session.logout().catch(() => undefined);
-        this.session.close();
+      // no session: keep the dead holder's record, so a later start still knows to force
+      if (crashed) writePidFile(this.lockFile, prev!);
+      else rmSync(this.lockFile, { force: true });
+      await this.session.logout().catch(() => undefined);
+      this.session.close();
+      if (e instanceof AuthLockError) {
+        throw new KilnError(
+          `Koji hub ${this.config.hub}: host ${this.config.hostName} already has an active session (another build host running as this host?); ` +
+            `set host.force_lock = true in ${this.config.file} to take it over`,
+        );
       }
       throw e;
     }
+    // from now on a crash of this process leaves a session the next start may take over
+    writePidFile(this.lockFile, { pid: process.pid, session: true });
     this.log(`logged in to ${this.config.hub} as ${this.config.hostName}; handling ${[...this.handlers.keys()].join(', ')}`);
   }
 
@@ -284,11 +283,8 @@ export class KojiBuilder {
       this.ready,
       kwargs({ data: { methods: [...this.handlers.keys()], maxjobs: this.config.maxJobs } }),
     );
-    if (!this.ready) {
-      this.warnIfFullOfWaiting();
-      return false;
-    }
-    this.saidFullOfWaiting = false;
+    this.warnIfFullOfWaiting();
+    if (!this.ready) return false;
     const tasks = (await this.session.call<XmlRpcStruct[]>('host.getTasks')) ?? [];
     let took = false;
     for (const t of tasks) {
@@ -305,7 +301,8 @@ export class KojiBuilder {
    * none of those subtasks. Say so once, since it looks like a hang.
    */
   private warnIfFullOfWaiting(): void {
-    const full = !this.stopping && this.running.size >= this.config.maxJobs && this.waitingTasks >= this.config.maxJobs;
+    // waiting tasks are running ones, so this also means every slot is taken
+    const full = !this.stopping && this.waitingTasks >= this.config.maxJobs;
     if (full && !this.saidFullOfWaiting) {
       this.log(
         `all ${this.config.maxJobs} job slots (host.max_jobs) are taken by tasks waiting for their subtasks, so this host takes no new task, ` +

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Blueprint } from '../../blueprint/types.js';
 import { buildImage, extensionOf, type BuildOptions } from '../../build/build.js';
 import { LineProgress } from '../../build/progress.js';
-import { defaultDefinitionsDir, findDistro, hostDistro, loadDefinitions, resolveImageType } from '../../defs/index.js';
+import { defaultDefinitionsDir, findDistro, hostDistro, loadDefinitions, resolveImageType, type Definitions } from '../../defs/index.js';
 import type { BuildRootMode } from '../../executor/buildroot.js';
 import type { OstreeOptions } from '../../manifest/types.js';
 import { KilnError } from '../../util/errors.js';
@@ -130,75 +130,91 @@ export class KilnImageBuildRunner implements ImageBuildRunner {
 // the build tag, so "no --distro" means the buildroot's distro; a Kiln host builds on itself,
 // where the host's own distro (e.g. debian-12) is usually not one the definitions have.
 
-/** The distro names (and aliases) the definitions know, for messages. */
-function knownDistroNames(definitionsDir: string | undefined): { known: (d: string) => boolean; names: string[] } {
-  const defs = loadDefinitions(definitionsDir);
-  return { known: (d) => findDistro(defs, d) !== undefined, names: defs.distros.map((d) => d.name) };
-}
-
 /** Startup check of build.default_distro against the definitions; the error names file and key. */
-export function checkDefaultDistro(cfg: { file: string; defaultDistro?: string; definitionsDir?: string }): void {
-  if (!cfg.defaultDistro) return;
-  let k: ReturnType<typeof knownDistroNames>;
+function checkDefaultDistro(cfg: DistroConfig, name: string): void {
+  let defs: Definitions;
   try {
-    k = knownDistroNames(cfg.definitionsDir);
+    defs = loadDefinitions(cfg.definitionsDir);
   } catch (e) {
-    throw new KilnError(`${cfg.file}: build.default_distro: cannot check ${JSON.stringify(cfg.defaultDistro)}: ${(e as Error).message}`);
+    throw new KilnError(`${cfg.file}: build.default_distro: cannot check ${JSON.stringify(name)}: ${(e as Error).message}`);
   }
-  if (!k.known(cfg.defaultDistro)) {
+  if (findDistro(defs, name) === undefined) {
     throw new KilnError(
-      `${cfg.file}: build.default_distro: unknown distro ${JSON.stringify(cfg.defaultDistro)}; ` +
-        `the definitions in ${cfg.definitionsDir ?? defaultDefinitionsDir()} have: ${k.names.join(', ')}`,
+      `${cfg.file}: build.default_distro: unknown distro ${JSON.stringify(name)}; ` +
+        `the definitions in ${cfg.definitionsDir ?? defaultDefinitionsDir()} have: ${distroNames(defs).join(', ')}`,
     );
   }
 }
 
-export interface DistroInputs {
-  /** opts.distro of the task */
-  taskDistro?: string;
-  /** the distro the task's blueprint names */
-  blueprintDistro?: string;
+function distroNames(defs: Definitions): string[] {
+  return defs.distros.map((d) => d.name);
+}
+
+/** The parts of the builder config the distro fallback depends on. */
+export interface DistroConfig {
+  /** the builder config file (for messages) */
+  file: string;
   /** build.default_distro */
   defaultDistro?: string;
-  /** the builder config file (for the message) */
-  configFile: string;
   definitionsDir?: string;
+}
+
+/**
+ * What a task that names no distro (neither opts.distro nor its blueprint) builds: a distro,
+ * or the error such a task fails with.
+ */
+export type DistroFallback = { distro: string } | { error: Error };
+
+/**
+ * The distro fallback, settled once when the builder starts: neither the host's distro nor the
+ * definitions change while the daemon runs. build.default_distro (a bad one stops the start),
+ * else the host's distro if the definitions know it, else why neither can be used.
+ */
+export function distroFallback(cfg: DistroConfig, host: () => string = hostDistro): DistroFallback {
+  if (cfg.defaultDistro) {
+    checkDefaultDistro(cfg, cfg.defaultDistro);
+    return { distro: cfg.defaultDistro };
+  }
+  const noDistro = (why: string): DistroFallback => ({
+    error: new KilnError(
+      `the task gives no distro (no opts.distro, no distro in its blueprint) and ${why}; ` +
+        `pass opts.distro (kiln koji build --distro <distro>) or set build.default_distro in ${cfg.file}`,
+    ),
+  });
+  let h: string;
+  try {
+    h = host();
+  } catch (e) {
+    return noDistro(`the build host's distro cannot be detected (${(e as Error).message})`);
+  }
+  let defs: Definitions;
+  try {
+    defs = loadDefinitions(cfg.definitionsDir);
+  } catch (e) {
+    // broken definitions fail every such task with their own error, as a build would
+    return { error: e as Error };
+  }
+  if (findDistro(defs, h) !== undefined) return { distro: h };
+  const names = distroNames(defs);
+  return noDistro(`the build host's distro ${JSON.stringify(h)} is not one the image definitions have${names.length ? ` (${names.join(', ')})` : ''}`);
+}
+
+export interface DistroInputs {
+  /** opts.distro of the task */
+  taskDistro?: string | undefined;
+  /** the distro the task's blueprint names */
+  blueprintDistro?: string | undefined;
 }
 
 /**
  * The distro to pass to the build, or undefined when the blueprint's own distro applies (as
  * image-builder: --distro, then the blueprint, then the default). Order: opts.distro, the
- * blueprint's distro, build.default_distro, the host's distro if the definitions know it;
- * otherwise the task fails saying how to choose one.
+ * blueprint's distro, then the builder's fallback (see distroFallback), whose error the task
+ * fails with when there is none.
  */
-export function chooseDistro(
-  i: DistroInputs,
-  deps: { hostDistro?: () => string; known?: (d: string) => boolean; names?: () => string[] } = {},
-): string | undefined {
+export function chooseDistro(i: DistroInputs, fallback: DistroFallback): string | undefined {
   if (i.taskDistro) return i.taskDistro;
   if (i.blueprintDistro) return undefined;
-  if (i.defaultDistro) return i.defaultDistro;
-  let host: string | undefined;
-  let why: string;
-  try {
-    host = (deps.hostDistro ?? hostDistro)();
-  } catch (e) {
-    why = `the build host's distro cannot be detected (${(e as Error).message})`;
-  }
-  let names: string[] = [];
-  if (host !== undefined) {
-    let known = deps.known;
-    if (!known) {
-      const k = knownDistroNames(i.definitionsDir);
-      known = k.known;
-      names = k.names;
-    }
-    if (known(host)) return host;
-    if (deps.names) names = deps.names();
-    why = `the build host's distro ${JSON.stringify(host)} is not one the image definitions have${names.length ? ` (${names.join(', ')})` : ''}`;
-  }
-  throw new KilnError(
-    `the task gives no distro (no opts.distro, no distro in its blueprint) and ${why!}; ` +
-      `pass opts.distro (kiln koji build --distro <distro>) or set build.default_distro in ${i.configFile}`,
-  );
+  if ('distro' in fallback) return fallback.distro;
+  throw fallback.error;
 }

@@ -8,7 +8,7 @@ import { BuildError, GenericError, KojiCallIndeterminateError, KojiFault, Server
 import type { KojiSession } from '../session.js';
 import { kwargs, type XmlRpcStruct, type XmlRpcValue } from '../xmlrpc.js';
 import type { BuilderConfig } from './config.js';
-import type { ImageBuildRunner } from './runner.js';
+import type { DistroFallback, ImageBuildRunner } from './runner.js';
 
 export interface BuilderEnv {
   session: KojiSession;
@@ -16,6 +16,8 @@ export interface BuilderEnv {
   runner: ImageBuildRunner;
   /** daemon log (one line per call) */
   log: (msg: string) => void;
+  /** what tasks naming no distro build; settled by KojiBuilder.start() */
+  distroFallback: DistroFallback;
 }
 
 export type TaskHandler = (ctx: TaskContext, params: XmlRpcValue[]) => Promise<XmlRpcValue>;

@@ -61,13 +61,10 @@ async function imageBuilderBuildArch(ctx: TaskContext, params: XmlRpcValue[]): P
   const blueprint = blueprintFrom(opts.blueprint, ctx.id);
   const seed = opts.seed === undefined || opts.seed === null ? undefined : BigInt(asInt(opts.seed, 'opts.seed'));
   const preview = typeof opts.preview === 'boolean' ? opts.preview : undefined;
-  const distro = chooseDistro({
-    ...(typeof opts.distro === 'string' && opts.distro ? { taskDistro: opts.distro } : {}),
-    ...(blueprint?.distro ? { blueprintDistro: blueprint.distro } : {}),
-    ...(cfg.defaultDistro ? { defaultDistro: cfg.defaultDistro } : {}),
-    configFile: cfg.file,
-    ...(cfg.definitionsDir ? { definitionsDir: cfg.definitionsDir } : {}),
-  });
+  const distro = chooseDistro(
+    { taskDistro: typeof opts.distro === 'string' ? opts.distro : undefined, blueprintDistro: blueprint?.distro },
+    ctx.env.distroFallback,
+  );
   const ostree = ostreeFrom(opts.ostree, arch);
   const outputName = `${name}-${version}-${release}.${arch}`;
 

@@ -86,7 +86,8 @@ function duration(startMs: number): string {
  */
 class RepoWatch {
   readonly builds: Nvr[];
-  private startMs: number | undefined;
+  /** when waitrepo() began: repo_wait_timeout counts from there */
+  private startMs = 0;
 
   private constructor(
     private readonly ctx: TaskContext,
@@ -114,13 +115,25 @@ class RepoWatch {
     return String(this.tag.name);
   }
 
-  /** repo.request(tag, min_event, at_event=None, opts=None): {repo, request, duplicate} */
-  async request(minEvent: number | null): Promise<{ repo: XmlRpcStruct | null; request: XmlRpcStruct | null }> {
-    // a repeated request only finds the same queue entry (duplicate), so a lost answer may be re-asked
-    const check = asStruct(
-      await this.ctx.session.callWithOptions('repo.request', [this.tagId, kwargs({ min_event: minEvent, at_event: null, opts: null })], { safeToRepeat: true }),
-      'repo.request',
-    );
+  /**
+   * repo.request(tag, min_event, at_event=None, opts=None): {repo, request, duplicate}.
+   * Undefined when the hub predates it: the caller then takes the old way, polling getRepo.
+   */
+  async request(minEvent: number | null): Promise<{ repo: XmlRpcStruct | null; request: XmlRpcStruct | null } | undefined> {
+    let answer: XmlRpcValue;
+    try {
+      // a repeated request only finds the same queue entry (duplicate), so a lost answer may be re-asked
+      answer = await this.ctx.session.callWithOptions(
+        'repo.request',
+        [this.tagId, kwargs({ min_event: minEvent, at_event: null, opts: null })],
+        { safeToRepeat: true },
+      );
+    } catch (e) {
+      if (!isMissingMethod(e, 'repo.request')) throw e;
+      this.ctx.log('the hub has no repo.request (Koji before 1.35); falling back to polling getRepo');
+      return undefined;
+    }
+    const check = asStruct(answer, 'repo.request');
     const repo = check.repo ? asStruct(check.repo, 'repo.request repo') : null;
     const request = check.request ? asStruct(check.request, 'repo.request request') : null;
     return { repo, request };
@@ -144,7 +157,7 @@ class RepoWatch {
   }
 
   /** koji.util.checkForBuilds: every nvr tagged (with inheritance) at the event. */
-  async hasBuilds(event: number | null): Promise<boolean> {
+  private async hasBuilds(event: number | null): Promise<boolean> {
     for (const b of this.builds) {
       const tagged = await this.ctx.session.call<XmlRpcStruct[]>('listTagged', this.tagId, kwargs({ event, package: b.name, inherit: true }));
       if (!(tagged ?? []).some((t) => t.version === b.version && t.release === b.release)) return false;
@@ -153,7 +166,6 @@ class RepoWatch {
   }
 
   private timedOut(): boolean {
-    this.startMs ??= Date.now();
     return Date.now() - this.startMs > this.settings.repoWaitTimeoutMs;
   }
 
@@ -162,10 +174,9 @@ class RepoWatch {
   }
 
   /** RepoWatcher.wait_request: the request's repo, once kojira made it. */
-  async waitRequest(req: XmlRpcStruct): Promise<XmlRpcStruct> {
+  private async waitRequest(req: XmlRpcStruct): Promise<XmlRpcStruct> {
     const fields = ['task_id', 'task_state', 'repo_id', 'active', 'tries'] as const;
     const seen = new Map<string, XmlRpcValue>(fields.map((f) => [f, req[f] ?? null]));
-    this.startMs ??= Date.now();
     for (;;) {
       const check = asStruct(
         await this.ctx.session.callWithOptions('repo.checkRequest', [req.id ?? null], { safeToRepeat: true }),
@@ -191,8 +202,7 @@ class RepoWatch {
   }
 
   /** RepoWatcher.wait_builds: until every nvr is tagged. */
-  async waitBuilds(): Promise<void> {
-    this.startMs ??= Date.now();
+  private async waitBuilds(): Promise<void> {
     for (;;) {
       if (await this.hasBuilds(null)) return;
       if (this.timedOut()) {
@@ -202,9 +212,12 @@ class RepoWatch {
     }
   }
 
-  /** RepoWatcher.waitrepo: request, follow the request, re-request when the repo does not fit. */
-  async waitrepo(): Promise<XmlRpcStruct> {
-    this.startMs ??= Date.now();
+  /**
+   * RepoWatcher.waitrepo: request, follow the request, re-request when the repo does not fit.
+   * newer_than (legacy) only matters on a hub without repo.request.
+   */
+  async waitrepo(newerThan: number | null): Promise<XmlRpcStruct> {
+    this.startMs = Date.now();
     let minEvent: number | null = this.minEvent;
     let req: XmlRpcStruct | null = null;
     for (;;) {
@@ -221,6 +234,7 @@ class RepoWatch {
         minEvent = await this.ctx.session.call<number | null>('tagLastChangeEvent', this.tagId);
       }
       const got = await this.request(minEvent);
+      if (!got) return this.legacyWaitrepo(newerThan);
       if (got.repo) {
         if (await this.checkRepo(got.repo)) return got.repo;
       } else if (got.request) {
@@ -228,6 +242,22 @@ class RepoWatch {
         this.ctx.log(`waiting on repo request ${String(req.id)} for ${this.tagName} (min_event ${String(req.min_event)})`);
         if (minEvent === null) minEvent = req.min_event === null || req.min_event === undefined ? null : Number(req.min_event);
       } else throw genericError(`repo.request for ${this.tagName} returned neither a repo nor a request`);
+      await this.pause();
+    }
+  }
+
+  /** waitrepo on a hub before 1.35: poll getRepo until the tag has a repo (newer than newer_than) holding the nvrs. */
+  private async legacyWaitrepo(newerThan: number | null): Promise<XmlRpcStruct> {
+    for (;;) {
+      const repo = (await this.ctx.session.call('getRepo', this.tagId)) as XmlRpcStruct | null;
+      if (
+        repo &&
+        (newerThan === null || Number(repo.create_ts) > newerThan) &&
+        (!this.builds.length || (await this.hasBuilds(asInt(repo.create_event ?? null, 'create_event'))))
+      ) {
+        return repo;
+      }
+      if (this.timedOut()) throw genericError(`Unsuccessfully waited ${duration(this.startMs)} for a new ${this.tagName} repo`);
       await this.pause();
     }
   }
@@ -239,14 +269,8 @@ class RepoWatch {
  */
 export async function getRepo(ctx: TaskContext, tagId: number): Promise<XmlRpcStruct> {
   const watch = await RepoWatch.create(ctx, tagId, [], null);
-  let got: { repo: XmlRpcStruct | null; request: XmlRpcStruct | null };
-  try {
-    got = await watch.request(null);
-  } catch (e) {
-    if (!isMissingMethod(e, 'repo.request')) throw e;
-    ctx.log('the hub has no repo.request (Koji before 1.35); falling back to polling getRepo');
-    return legacyGetRepo(ctx, watch.tag);
-  }
+  const got = await watch.request(null);
+  if (!got) return legacyGetRepo(ctx, watch.tag);
   if (got.repo && (await watch.checkRepo(got.repo))) return got.repo;
   const minEvent = got.request ? (got.request.min_event ?? null) : null;
   ctx.log(`no usable repo for tag ${watch.tagName} yet; ${got.request ? `requested one (request ${String(got.request.id)}), ` : ''}waiting in a waitrepo subtask`);
@@ -428,27 +452,7 @@ async function waitrepo(ctx: TaskContext, params: XmlRpcValue[]): Promise<XmlRpc
     } else throw genericError(`Invalid value for newer_than: ${JSON.stringify(newerThan)}`);
   }
   const watch = await RepoWatch.create(ctx, tag, nvrs, minEvent);
-  try {
-    return await watch.waitrepo();
-  } catch (e) {
-    if (!isMissingMethod(e, 'repo.request')) throw e;
-    ctx.log('the hub has no repo.request (Koji before 1.35); falling back to polling getRepo');
-    return legacyWaitrepo(ctx, watch, typeof newerThan === 'number' ? newerThan : null);
-  }
-}
-
-/** waitrepo on a hub before 1.35: poll getRepo until the tag has a repo (newer than newer_than). */
-async function legacyWaitrepo(ctx: TaskContext, watch: RepoWatch, newerThan: number | null): Promise<XmlRpcStruct> {
-  const { repoWaitPauseMs, repoWaitTimeoutMs } = ctx.config;
-  const started = Date.now();
-  for (;;) {
-    const repo = (await ctx.session.call('getRepo', watch.tagId)) as XmlRpcStruct | null;
-    if (repo && (newerThan === null || Number(repo.create_ts) > newerThan) && (!watch.builds.length || (await watch.hasBuilds(asInt(repo.create_event ?? null, 'create_event'))))) {
-      return repo;
-    }
-    if (Date.now() - started > repoWaitTimeoutMs) throw genericError(`Unsuccessfully waited ${duration(started)} for a new ${watch.tagName} repo`);
-    await ctx.pause(repoWaitPauseMs);
-  }
+  return watch.waitrepo(typeof newerThan === 'number' ? newerThan : null);
 }
 
 export const waitrepoSpec: HandlerSpec = { handler: waitrepo, weight: 0.2 };
