@@ -3,6 +3,8 @@
 # built-in Fedora-shaped repository, and run a local compose of the Fedora Minimal and Fedora
 # IoT images from it (real images, productmd metadata, CHECKSUM files).
 set -euo pipefail
+# loop devices and mounts need root: as another user, run again through sudo
+if [ "$(id -u)" -ne 0 ]; then exec sudo -E bash "$0" "$@"; fi
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 arch=$(uname -m)
