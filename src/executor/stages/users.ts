@@ -4,21 +4,14 @@
 import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { KilnError } from '../../util/errors.js';
+import type { UserOptions } from '../../manifest/stages.js';
 import type { StageImpl } from './types.js';
 import { AccountDb, createHome } from './accounts.js';
 import { allowKeys, checkBool, checkInt, checkString, checkStringArray, isObj, optionsOf, resolveInRoot, sourceEpoch } from './os-util.js';
 
-interface UserOpts {
-  uid?: number;
-  gid?: number;
-  groups?: string[];
-  description?: string;
-  home?: string;
-  shell?: string;
-  password?: string;
-  key?: string;
+/** What the generators emit (manifest/stages.ts), plus the schema's options they never set. */
+interface UserOpts extends UserOptions {
   keys?: string[];
-  expiredate?: number;
   force_password_reset?: boolean;
 }
 
